@@ -1,0 +1,52 @@
+#!/bin/bash
+# Add the virtio-hmm device to a Debian QEMU 7.2 source tree.
+#
+# The device files stay in this directory; the QEMU tree gets symlinks to
+# them and one line each in hw/virtio/Kconfig, hw/virtio/meson.build and
+# tests/qtest/meson.build. Editing a file here is then an incremental
+# rebuild for ninja. Idempotent.
+#
+# usage: integrate.sh QEMU_SOURCE_TREE
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+tree=${1:?usage: integrate.sh QEMU_SOURCE_TREE}
+cd "$tree"
+
+# link PATH_IN_TREE TARGET: a symlink, replaced if it points elsewhere
+link() {
+	[ "$(readlink "$1" 2>/dev/null)" = "$2" ] || ln -sfn "$2" "$1"
+}
+
+# add_line FILE LINE [BEFORE_REGEX]: add LINE once, before the first line
+# matching BEFORE_REGEX or at the end
+add_line() {
+	grep -qxF "$2" "$1" && return
+	if [ -n "${3:-}" ]; then
+		sed -i "0,/$3/s//$(printf '%s' "$2" | sed 's/[\/&]/\\&/g')\n&/" "$1"
+		grep -qxF "$2" "$1" || { echo "integrate: anchor '$3' not in $1" >&2; exit 1; }
+	else
+		printf '%s\n' "$2" >>"$1"
+	fi
+}
+
+# The device model: hw/virtio/virtio-hmm/ is this directory.
+link hw/virtio/virtio-hmm "$here"
+add_line hw/virtio/Kconfig "source virtio-hmm/Kconfig"
+add_line hw/virtio/meson.build "subdir('virtio-hmm')" \
+	"^virtio_ss.add_all(when: 'CONFIG_VIRTIO_PCI'"
+# Its state header, included as "hw/virtio/virtio-hmm.h".
+link include/hw/virtio/virtio-hmm.h "$here/virtio-hmm.h"
+# Its trace points: a trace-events group of their own (trace/meson.build
+# makes trace/trace-hw_virtio_virtio_hmm.h from every listed subdir).
+add_line meson.build "    'hw/virtio/virtio-hmm'," "^    'hw\/virtio',$"
+
+# The shared wire-format header, included as "standard-headers/linux/virtio_hmm.h".
+link include/standard-headers/linux/virtio_hmm.h "$repo/include/linux/virtio_hmm.h"
+
+# qtests (tests/qtest/virtio-hmm-test.c and its libqos driver)
+if [ -d "$here/tests" ]; then
+	link tests/qtest/virtio-hmm "$here/tests"
+	add_line tests/qtest/meson.build "subdir('virtio-hmm')" "^qos_test_ss = ss.source_set()"
+fi
