@@ -3,13 +3,15 @@
 #   make deps     install the Debian packages the build and tests need (root)
 #   make          build QEMU, the guest kernel, the modules and the initramfs
 #   make check    run every test layer; last line "N passed, N failed, N skipped"
+#   make check-debug  the guest suites on a KASAN/lockdep/DEBUG_VM kernel
 #   make demo     boot a guest with virtio-hmm devices and show it working
+#   make bench    virtio-hmm against test_hmm and memcpy, table + build/bench.json
 #   make clean    remove build/ except the downloaded sources
 
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all deps qemu kernel modules guest-bin initramfs check demo shell clean distclean
+.PHONY: all deps qemu kernel modules guest-bin initramfs check check-debug demo bench shell clean distclean
 
 all: qemu kernel modules guest-bin initramfs
 
@@ -29,13 +31,23 @@ guest-bin: kernel
 	scripts/build-guest-bin.sh
 
 initramfs: kernel modules guest-bin
-	kvm/mkinitramfs.sh $(BUILD)/initramfs.cpio
+	kvm/mkinitramfs.sh
 
 check: all
 	scripts/check.sh
 
+# the guest suites on the debug kernel (KASAN, lockdep, DEBUG_VM)
+check-debug: all
+	FLAVOUR=debug scripts/build-kernel.sh
+	FLAVOUR=debug scripts/build-modules.sh
+	FLAVOUR=debug kvm/mkinitramfs.sh
+	FLAVOUR=debug scripts/check.sh guest
+
 demo: all
 	scripts/demo.sh
+
+bench: all
+	scripts/bench.sh
 
 # an interactive guest shell on the serial console (Ctrl-A X quits)
 shell: all

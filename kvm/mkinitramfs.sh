@@ -3,13 +3,14 @@
 # (test_hmm.ko) and the project's modules, hmm-tests and the project's guest
 # test programs and scripts.
 #
-# usage: mkinitramfs.sh OUTPUT.cpio
+# usage: mkinitramfs.sh [OUTPUT.cpio]   (default build/initramfs.cpio, or
+#        build/initramfs-debug.cpio with FLAVOUR=debug)
 set -euo pipefail
 STEP=initramfs
 . "$(dirname "$0")/../scripts/common.sh"
 
-output=${1:?usage: mkinitramfs.sh OUTPUT.cpio}
-kbuild=$BUILD/linux
+output=${1:-$INITRAMFS}
+kbuild=$KOUT
 krel=$(cat "$kbuild/include/config/kernel.release")
 root=$(mktemp -d "$BUILD/initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -27,7 +28,7 @@ echo "root:x:0:" >"$root/etc/group"
 cp -a "$kbuild/staging/lib/modules/$krel" "$root/lib/modules/"
 rm -f "$root/lib/modules/$krel"/{build,source}
 mkdir -p "$root/lib/modules/$krel/extra"
-for ko in "$BUILD"/modules/*.ko; do
+for ko in "$MODOUT"/*.ko; do
 	[ -e "$ko" ] && cp "$ko" "$root/lib/modules/$krel/extra/"
 done
 depmod -b "$root" "$krel"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the static programs that run inside the guest: the kernel's own
 # hmm-tests (from the same linux-source as the guest kernel) and the
-# project's guest test programs (tests/guest/*.c, kselftest harness).
+# project's guest test programs (tests/guest/*.c, kselftest harness) and
+# benchmarks (tests/bench/*.c).
 set -euo pipefail
 STEP=guest-bin
 . "$(dirname "$0")/common.sh"
@@ -36,7 +37,7 @@ build() {
 # <mm/gup_test.h> relative to the top of the kernel tree
 build "$out/hmm-tests" "$ksrc/tools/testing/selftests/vm/hmm-tests.c" -I "$ksrc"
 
-for src in "$TOP"/tests/guest/*.c; do
+for src in "$TOP"/tests/guest/*.c "$TOP"/tests/bench/*.c; do
 	[ -e "$src" ] || continue
 	build "$out/$(basename "$src" .c)" "$src" -I "$TOP/include" -I "$TOP/tests/lib" -I "$ksrc/tools/testing/selftests"
 done

@@ -1,18 +1,18 @@
 #!/bin/bash
 # Build the 6.1 guest kernel from Debian's linux-source-6.1.
 #
-# tinyconfig + kvm/guest.config (+ any fragments named in EXTRA_FRAGMENTS),
-# built out of tree in build/linux/. The source is unpacked once per Debian
+# tinyconfig + kvm/guest.config, built out of tree in build/linux/. The source is unpacked once per Debian
 # version; the kernel is rebuilt only when the version or a fragment changes.
 #
-# usage: build-kernel.sh [OUTDIR]   (default build/linux)
+# FLAVOUR=debug adds kvm/debug.config and builds into build/linux-debug.
 set -euo pipefail
 STEP=kernel
 . "$(dirname "$0")/common.sh"
-lock kernel
+lock kernel$FLAVOUR
 
-out=${1:-$BUILD/linux}
-fragments=("$TOP/kvm/guest.config" ${EXTRA_FRAGMENTS:-})
+out=$KOUT
+fragments=("$TOP/kvm/guest.config")
+[ -z "$FLAVOUR" ] || fragments+=("$TOP/kvm/$FLAVOUR.config")
 tarball=/usr/src/linux-source-6.1.tar.xz
 [ -f "$tarball" ] || die "$tarball missing; run 'make deps'"
 

@@ -6,6 +6,14 @@ BUILD=${BUILD:-$TOP/build}
 SRC=$BUILD/src
 JOBS=${JOBS:-$(nproc)}
 
+# Kernel flavour: "" (the default guest kernel) or "debug" (kvm/debug.config
+# on top: KASAN, lockdep, DEBUG_VM). Each flavour has its own kernel,
+# modules and initramfs.
+FLAVOUR=${FLAVOUR:-}
+KOUT=$BUILD/linux${FLAVOUR:+-$FLAVOUR}
+MODOUT=$BUILD/modules${FLAVOUR:+-$FLAVOUR}
+INITRAMFS=$BUILD/initramfs${FLAVOUR:+-$FLAVOUR}.cpio
+
 # The build wants Debian's python3 and meson, not a pyenv shim first on PATH.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 

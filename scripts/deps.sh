@@ -46,7 +46,6 @@ fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-	case "$p" in \#*) continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Build the initramfs of a "host" VM (L1): the guest initramfs plus our
+# QEMU, its shared libraries and firmware, the qtest binary, and an L2
+# guest (kernel + initramfs) with the in-L1 launcher run-l2. The kernel
+# reads concatenated cpio archives, so this is the guest cpio followed by a
+# second one with the payload.
+#
+# usage: mkhostinitramfs.sh [OUTPUT.cpio]   (default build/host-initramfs.cpio)
+set -euo pipefail
+STEP=host-initramfs
+. "$(dirname "$0")/../scripts/common.sh"
+
+output=${1:-$BUILD/host-initramfs.cpio}
+[ -f "$INITRAMFS" ] || die "$INITRAMFS missing; run 'make'"
+root=$(mktemp -d "$BUILD/host-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{usr/local/bin,l2,usr/share/seabios,usr/share/qemu}
+
+bins=("$BUILD/qemu/qemu-system-x86_64")
+[ -x "$BUILD/qemu/tests/qtest/qos-test" ] && bins+=("$BUILD/qemu/tests/qtest/qos-test")
+for b in "${bins[@]}"; do
+	strip --strip-unneeded -o "$root/usr/local/bin/${b##*/}" "$b"
+	# shared libraries, at the paths the dynamic linker looks for them
+	for lib in $(ldd "$b" | grep -o '/[^ ]*'); do
+		mkdir -p "$root/$(dirname "$lib")"
+		cp -L "$lib" "$root/$lib"
+	done
+done
+cp /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
+cp /usr/share/qemu/{linuxboot_dma.bin,kvmvapic.bin} "$root/usr/share/qemu/"
+cp "$KOUT/arch/x86/boot/bzImage" "$root/l2/bzImage"
+cp "$INITRAMFS" "$root/l2/initramfs.cpio"
+install -m 0755 "$TOP/tests/host/run-l2.sh" "$root/usr/local/bin/run-l2"
+
+(cd "$root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --owner=0:0 --quiet) >"$root.payload"
+cat "$INITRAMFS" "$root.payload" >"$root.cpio"
+rm -f "$root.payload"
+mv "$root.cpio" "$output"
+log "$output ($(du -h "$output" | cut -f1))"

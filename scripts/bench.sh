@@ -1,0 +1,17 @@
+#!/bin/bash
+# make bench: one guest with the kernel's test_hmm and a virtio-hmm device
+# loaded together; hmm-bench runs the same operations on the same buffers
+# against both; scripts/bench-report.py prints the table and writes
+# build/bench.json. Absolute numbers are TCG numbers; the ratios are what
+# one boot measures fairly.
+set -euo pipefail
+STEP=bench
+. "$(dirname "$0")/common.sh"
+
+RUNS=${RUNS:-5}
+log=$BUILD/logs/bench.log
+mkdir -p "$BUILD/logs"
+log "booting a guest with test_hmm and virtio-hmm ($RUNS runs a point; log $log)"
+"$TOP/kvm/run-vm" --quiet --timeout 900 --mem 2G --hmm mode=private,vram-size=256M --log "$log" -- \
+	"modprobe test_hmm && modprobe virtio_hmm && hmm-bench -r $RUNS test_hmm=/dev/hmm_dmirror0 virtio-hmm=/dev/virtio_hmm0"
+"$TOP/scripts/bench-report.py" "$log.out" "$BUILD/bench.json"
