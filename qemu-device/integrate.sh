@@ -2,8 +2,9 @@
 # Add the virtio-hmm device to a Debian QEMU 7.2 source tree.
 #
 # The device files stay in this directory; the QEMU tree gets symlinks to
-# them and one line each in hw/virtio/Kconfig, hw/virtio/meson.build and
-# tests/qtest/meson.build. Editing a file here is then an incremental
+# them and one line each in hw/virtio/Kconfig, hw/virtio/meson.build,
+# meson.build (trace-events) and tests/qtest/meson.build, plus the device
+# name in hw/virtio/virtio.c. Editing a file here is then an incremental
 # rebuild for ninja. Idempotent.
 #
 # usage: integrate.sh QEMU_SOURCE_TREE
@@ -44,9 +45,15 @@ add_line meson.build "    'hw/virtio/virtio-hmm'," "^    'hw\/virtio',$"
 
 # The shared wire-format header, included as "standard-headers/linux/virtio_hmm.h".
 link include/standard-headers/linux/virtio_hmm.h "$repo/include/linux/virtio_hmm.h"
+# virtio_init() asserts that the device id has a name in virtio.c's table.
+add_line hw/virtio/virtio.c '#include "standard-headers/linux/virtio_hmm.h"' \
+	"^#include CONFIG_DEVICES"
+add_line hw/virtio/virtio.c '    [VIRTIO_ID_HMM] = "virtio-hmm",' \
+	'^    \[VIRTIO_ID_GPIO\] = "virtio-gpio"$'
 
 # qtests (tests/qtest/virtio-hmm-test.c and its libqos driver)
 if [ -d "$here/tests" ]; then
 	link tests/qtest/virtio-hmm "$here/tests"
-	add_line tests/qtest/meson.build "subdir('virtio-hmm')" "^qos_test_ss = ss.source_set()"
+	# after the qos_test_ss source set is complete, before qos-test uses it
+	add_line tests/qtest/meson.build "subdir('virtio-hmm')" "^tpmemu_files = "
 fi

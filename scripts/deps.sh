@@ -17,6 +17,8 @@ PACKAGES=(
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev kmod rsync cpio
 	# guest userspace
 	busybox-static
+	# make fuzz: QEMU built with clang, libFuzzer and ASan/UBSan
+	clang libclang-rt-14-dev
 )
 
 if [ "$(id -u)" != 0 ]; then
