@@ -5,15 +5,17 @@
 #   make check    run every test layer; last line "N passed, N failed, N skipped"
 #   make check-debug  the guest suites on a KASAN/lockdep/DEBUG_VM kernel
 #   make demo     boot a guest with virtio-hmm devices and show it working
-#   make bench    virtio-hmm against test_hmm and memcpy, table + build/bench.json
+#   make bench    virtio-hmm against test_hmm and memcpy, and the device's
+#                 request rates through qtest; tables + build/bench.json
+#   make fuzz     QEMU's generic fuzzer (ASan/UBSan) on the device, FUZZ_TIME=600 s
 #   make clean    remove build/ except the downloaded sources
 
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all deps qemu kernel modules guest-bin initramfs check check-debug demo bench shell clean distclean
+.PHONY: all deps qemu kernel modules guest-bin unit initramfs check check-debug demo bench fuzz shell clean distclean
 
-all: qemu kernel modules guest-bin initramfs
+all: qemu kernel modules guest-bin unit initramfs
 
 deps:
 	scripts/deps.sh
@@ -29,6 +31,10 @@ modules: kernel
 
 guest-bin: kernel
 	scripts/build-guest-bin.sh
+
+# host-side unit tests (they read lib/test_hmm_uapi.h from the kernel source)
+unit: kernel
+	scripts/build-unit.sh
 
 initramfs: kernel modules guest-bin
 	kvm/mkinitramfs.sh
@@ -48,6 +54,10 @@ demo: all
 
 bench: all
 	scripts/bench.sh
+
+fuzz: qemu
+	scripts/build-fuzz.sh
+	scripts/fuzz.sh
 
 # an interactive guest shell on the serial console (Ctrl-A X quits)
 shell: all

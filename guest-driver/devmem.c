@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-hmm guest driver: device memory and migration.
+ *
+ * Theory of operation
+ *
+ * Device memory gets struct pages through memremap_pages():
+ *
+ *  - private mode: the memory is only reachable through the device's copy
+ *    engine. A free physical range from request_free_mem_region() gives it
+ *    MEMORY_DEVICE_PRIVATE pages; the CPU never maps them, a CPU access
+ *    faults into migrate_to_ram().
+ *  - coherent mode (VIRTIO_HMM_F_COHERENT): the memory is a PCI BAR exposed
+ *    as virtio shared memory region VIRTIO_HMM_SHM_DEVMEM; it becomes
+ *    MEMORY_DEVICE_COHERENT pages that the CPU accesses directly.
+ *
+ * Either way, device page p is at device memory offset (pfn(p) - base pfn)
+ * * PAGE_SIZE, which is what PTE_DEVMEM entries and COPY requests use.
+ *
+ * A CPU access to a private device page (migrate_to_ram()) brings back the
+ * aligned window of 16 pages around it, one COPY for all of them.
+ *
+ * The allocator is a free list threaded through page->zone_device_data,
+ * under dm_lock; page_free() puts pages back, except during remove.
+ * Migration uses migrate_vma_setup/pages/finalize in batches of 64 pages
+ * with one COPY request per batch (split at max_copy_pages). When device
+ * memory runs out, a migration moves what fits and the rest stays in system
+ * memory. Migration to the device maps the new pages in the migrating
+ * mirror right away, unless something other than the migration itself
+ * invalidated the range meanwhile (mirror->gen).
+ *
+ * On remove, every device page still in use is migrated back to system
+ * memory (migrate_device_range()) while the copy engine still works;
+ * contents are never dropped.
+ */
+
+#include <linux/delay.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+#include "vhmm.h"
+
+#define VHMM_MIGRATE_CHUNK	64	/* pages per migrate_vma batch */
+#define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
+
+static struct vhmm_device *vhmm_page_device(struct page *page)
+{
+	return container_of(page->pgmap, struct vhmm_device, pagemap);
+}
+
+/**
+ * vhmm_devmem_is_ours() - is @page device memory of @vd
+ * @vd: the device
+ * @page: any page
+ *
+ * Context: any context.
+ * Return: true for @vd's private or coherent device pages.
+ */
+bool vhmm_devmem_is_ours(struct vhmm_device *vd, struct page *page)
+{
+	return is_zone_device_page(page) && page->pgmap == &vd->pagemap;
+}
+
+/**
+ * vhmm_devmem_offset() - device memory offset of one of @vd's pages
+ * @vd: the device
+ * @page: a page for which vhmm_devmem_is_ours() holds
+ *
+ * Context: any context.
+ * Return: the byte offset in device memory.
+ */
+u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page)
+{
+	return (u64)(page_to_pfn(page) - vd->dm_base_pfn) << PAGE_SHIFT;
+}
+
+/**
+ * vhmm_copy_pages() - copy pages with the device's copy engine
+ * @vd: the device
+ * @dir: VIRTIO_HMM_COPY_*
+ * @src: @n source addresses (guest-physical or device offsets)
+ * @dst: @n destination addresses
+ * @n: number of pages
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno.
+ */
+int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
+		    const u64 *dst, unsigned long n)
+{
+	unsigned long done = 0;
+
+	while (done < n) {
+		unsigned long nr = min_t(unsigned long, n - done,
+					 vd->max_copy_pages);
+		size_t out = sizeof(struct virtio_hmm_req_copy) +
+			     nr * sizeof(struct virtio_hmm_copy_entry);
+		struct virtio_hmm_copy_entry *e;
+		struct virtio_hmm_req_copy *c;
+		struct vhmm_req *req;
+		unsigned long i;
+		int ret;
+
+		req = vhmm_req_alloc(out + sizeof(struct virtio_hmm_tail),
+				     GFP_KERNEL);
+		if (!req)
+			return -ENOMEM;
+		c = vhmm_req_data(req);
+		c->head.type = cpu_to_le16(VIRTIO_HMM_T_COPY);
+		c->head.flags = cpu_to_le16(dir);
+		c->nr = cpu_to_le32(nr);
+		e = (struct virtio_hmm_copy_entry *)(c + 1);
+		for (i = 0; i < nr; i++) {
+			e[i].src = cpu_to_le64(src[done + i]);
+			e[i].dst = cpu_to_le64(dst[done + i]);
+		}
+		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
+		vhmm_req_put(req);
+		if (ret) {
+			dev_err(&vd->vdev->dev, "COPY dir %u of %lu pages: %d\n",
+				dir, nr, ret);
+			return ret;
+		}
+		done += nr;
+	}
+	return 0;
+}
+
+static struct page *vhmm_devmem_alloc(struct vhmm_device *vd)
+{
+	struct page *page;
+
+	spin_lock(&vd->dm_lock);
+	page = vd->dm_removing ? NULL : vd->dm_free_list;
+	if (page) {
+		vd->dm_free_list = page->zone_device_data;
+		vd->dm_nr_free--;
+	}
+	spin_unlock(&vd->dm_lock);
+	if (!page)
+		return NULL;
+	page->zone_device_data = NULL;
+	zone_device_page_init(page);
+	return page;
+}
+
+static void vhmm_devmem_page_free(struct page *page)
+{
+	struct vhmm_device *vd = vhmm_page_device(page);
+
+	spin_lock(&vd->dm_lock);
+	/* counted either way, so that remove sees what is still in use */
+	vd->dm_nr_free++;
+	if (!vd->dm_removing) {
+		page->zone_device_data = vd->dm_free_list;
+		vd->dm_free_list = page;
+	}
+	spin_unlock(&vd->dm_lock);
+}
+
+/*
+ * Allocate system pages for the device pages selected in src[] and copy
+ * them back with one COPY batch. With a vma, pages come from its policy
+ * (migrate_vma); without (eviction), from anywhere. On failure the
+ * destination pages are released and nothing migrates.
+ */
+static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
+				   const unsigned long *src, unsigned long *dst,
+				   unsigned long npages,
+				   struct vm_area_struct *vma, unsigned long start)
+{
+	u64 *from, *to;
+	unsigned long i, n = 0;
+	int ret;
+
+	from = kmalloc_array(npages, sizeof(*from), GFP_KERNEL);
+	to = kmalloc_array(npages, sizeof(*to), GFP_KERNEL);
+	if (!from || !to) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE) ||
+		    !vhmm_devmem_is_ours(vd, spage))
+			continue;
+		if (vma)
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
+					       start + (i << PAGE_SHIFT));
+		else
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+		if (!dpage)
+			continue;
+		lock_page(dpage);
+		from[n] = vhmm_devmem_offset(vd, spage);
+		to[n] = page_to_phys(dpage);
+		n++;
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if (src[i] & MIGRATE_PFN_WRITE)
+			dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV, from, to, n);
+	if (ret) {
+		for (i = 0; i < npages; i++) {
+			struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+			if (!dpage)
+				continue;
+			unlock_page(dpage);
+			put_page(dpage);
+			dst[i] = 0;
+		}
+	} else {
+		atomic64_add(n, &vd->stats.pages_to_sys);
+	}
+out_free:
+	kfree(to);
+	kfree(from);
+	return ret;
+}
+
+/*
+ * A CPU access to a private device page: bring back the aligned window of
+ * VHMM_FAULT_WINDOW pages around it (those of them that are ours, in this
+ * vma), in one COPY, since the CPU is likely to touch its neighbours too.
+ */
+static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct vhmm_device *vd = vhmm_page_device(vmf->page);
+	unsigned long src[VHMM_FAULT_WINDOW] = {}, dst[VHMM_FAULT_WINDOW] = {};
+	unsigned long addr = vmf->address & PAGE_MASK;
+	unsigned long start = ALIGN_DOWN(addr, VHMM_FAULT_WINDOW * PAGE_SIZE);
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = max(start, vmf->vma->vm_start),
+		.end = min(start + VHMM_FAULT_WINDOW * PAGE_SIZE,
+			   vmf->vma->vm_end),
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = vd,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	if (vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, args.vma,
+				    args.start)) {
+		migrate_vma_finalize(&args);
+		return VM_FAULT_SIGBUS;
+	}
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	atomic64_inc(&vd->stats.cpu_faults);
+	return 0;
+}
+
+static const struct dev_pagemap_ops vhmm_devmem_ops = {
+	.page_free = vhmm_devmem_page_free,
+	.migrate_to_ram = vhmm_devmem_migrate_to_ram,
+};
+
+/* Allocate device pages for the system pages selected in src[], copy. */
+static void vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
+				    struct migrate_vma *args, bool *short_mem)
+{
+	struct vhmm_device *vd = mirror->vd;
+	unsigned long i, n = 0, npages = args->npages;
+	u64 *from, *to;
+
+	from = kmalloc_array(npages, sizeof(*from), GFP_KERNEL);
+	to = kmalloc_array(npages, sizeof(*to), GFP_KERNEL);
+	if (!from || !to)
+		goto out_free;
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (spage && is_zone_device_page(spage))
+			continue;
+		dpage = vhmm_devmem_alloc(vd);
+		if (!dpage) {
+			*short_mem = true;
+			continue;
+		}
+		from[n] = page_to_phys(spage ? spage : ZERO_PAGE(0));
+		to[n] = vhmm_devmem_offset(vd, dpage);
+		n++;
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
+		    (!spage && (args->vma->vm_flags & VM_WRITE)))
+			args->dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	if (vhmm_copy_pages(vd, VIRTIO_HMM_COPY_TO_DEV, from, to, n)) {
+		for (i = 0; i < npages; i++) {
+			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+
+			if (!dpage)
+				continue;
+			unlock_page(dpage);
+			put_page(dpage);
+			args->dst[i] = 0;
+		}
+	}
+out_free:
+	kfree(to);
+	kfree(from);
+}
+
+/*
+ * The invalidation of our own migration left the device page table alone:
+ * remove the translations of the pages it collected (runs of them) before
+ * their contents are copied, keep the others.
+ */
+static void vhmm_devmem_unmap_collected(struct vhmm_mirror *mirror,
+					struct migrate_vma *args)
+{
+	unsigned long i, run_start = 0;
+	bool in_run = false;
+
+	lockdep_assert_held(&mirror->mutex);
+	for (i = 0; i <= args->npages; i++) {
+		bool collected = i < args->npages &&
+				 (args->src[i] & MIGRATE_PFN_MIGRATE);
+
+		if (collected && !in_run) {
+			run_start = i;
+			in_run = true;
+		} else if (!collected && in_run) {
+			unsigned long s = args->start + (run_start << PAGE_SHIFT);
+			unsigned long e = args->start + (i << PAGE_SHIFT);
+
+			in_run = false;
+			if (s < mirror->hi && e > mirror->lo)
+				vhmm_mirror_unmap(mirror, s, e, 0);
+		}
+	}
+}
+
+/* Map the pages that migrated, in runs of consecutive pages. */
+static void vhmm_devmem_map_migrated(struct vhmm_mirror *mirror,
+				     struct migrate_vma *args, u64 *ptes)
+{
+	struct vhmm_device *vd = mirror->vd;
+	unsigned long i, run = 0, run_start = 0;
+
+	lockdep_assert_held(&mirror->mutex);
+	for (i = 0; i <= args->npages; i++) {
+		struct page *dpage = i < args->npages ?
+				     migrate_pfn_to_page(args->dst[i]) : NULL;
+
+		if (dpage && (args->src[i] & MIGRATE_PFN_MIGRATE)) {
+			u64 pte = vhmm_devmem_offset(vd, dpage) |
+				  VIRTIO_HMM_PTE_DEVMEM | VIRTIO_HMM_PTE_VALID |
+				  VIRTIO_HMM_PTE_READ;
+
+			if (args->dst[i] & MIGRATE_PFN_WRITE) {
+				pte |= VIRTIO_HMM_PTE_WRITE;
+				/* the CPU cannot reach private pages */
+				if (vd->atomics && !vd->coherent)
+					pte |= VIRTIO_HMM_PTE_ATOMIC;
+			}
+			if (!run)
+				run_start = i;
+			ptes[run++] = pte;
+			continue;
+		}
+		if (run && vhmm_mirror_map(mirror, args->start +
+					   (run_start << PAGE_SHIFT),
+					   ptes, run))
+			break;
+		run = 0;
+	}
+}
+
+/**
+ * vhmm_migrate_to_dev() - migrate a range of the mirror's mm to the device
+ * @mirror: the mirror (its mm is the one migrated)
+ * @start: page-aligned start
+ * @end: page-aligned end
+ * @short_of_memory: set when device memory ran out (the rest stays in
+ *	system memory)
+ *
+ * Context: process context; takes the mmap lock and @mirror->mutex.
+ * Return: 0, or -EINVAL when part of the range is not a readable mapping.
+ */
+int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
+			unsigned long end, bool *short_of_memory)
+{
+	struct vhmm_device *vd = mirror->vd;
+	struct mm_struct *mm = mirror->notifier.mm;
+	unsigned long *src, *dst;
+	struct migrate_vma args = {};
+	unsigned long addr, next, i, gen, moved;
+	u64 *ptes;
+	int ret = 0;
+
+	if (!vd->dm_ready)
+		return -EOPNOTSUPP;
+	ptes = kmalloc_array(3 * VHMM_MIGRATE_CHUNK, sizeof(*ptes), GFP_KERNEL);
+	if (!ptes)
+		return -ENOMEM;
+	src = (unsigned long *)(ptes + VHMM_MIGRATE_CHUNK);
+	dst = src + VHMM_MIGRATE_CHUNK;
+	if (!mmget_not_zero(mm)) {
+		kfree(ptes);
+		return -EINVAL;
+	}
+	mutex_lock(&mirror->migrate_lock);
+	mmap_read_lock(mm);
+	for (addr = start; addr < end; addr = next) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+		if (!vma || !(vma->vm_flags & VM_READ)) {
+			ret = -EINVAL;
+			break;
+		}
+		next = min3(end, addr + (VHMM_MIGRATE_CHUNK << PAGE_SHIFT),
+			    vma->vm_end);
+		memset(&args, 0, sizeof(args));
+		args.vma = vma;
+		args.src = src;
+		args.dst = dst;
+		args.start = addr;
+		args.end = next;
+		args.pgmap_owner = vd;
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+
+		mutex_lock(&mirror->mutex);
+		gen = mirror->gen;
+		mirror->mig_start = addr;
+		mirror->mig_end = next;
+		mutex_unlock(&mirror->mutex);
+		ret = migrate_vma_setup(&args);
+		mutex_lock(&mirror->mutex);
+		if (!ret)
+			vhmm_devmem_unmap_collected(mirror, &args);
+		mirror->mig_start = 0;
+		mirror->mig_end = 0;
+		mutex_unlock(&mirror->mutex);
+		if (ret)
+			break;
+		vhmm_devmem_copy_to_dev(mirror, &args, short_of_memory);
+		migrate_vma_pages(&args);
+		moved = 0;
+		for (i = 0; i < args.npages; i++)
+			if (args.dst[i] && (args.src[i] & MIGRATE_PFN_MIGRATE))
+				moved++;
+		atomic64_add(moved, &vd->stats.pages_to_dev);
+		mutex_lock(&mirror->mutex);
+		if (mirror->gen == gen)
+			vhmm_devmem_map_migrated(mirror, &args, ptes);
+		mutex_unlock(&mirror->mutex);
+		migrate_vma_finalize(&args);
+	}
+	mmap_read_unlock(mm);
+	mutex_unlock(&mirror->migrate_lock);
+	mmput(mm);
+	kfree(ptes);
+	return ret;
+}
+
+/**
+ * vhmm_migrate_to_sys() - migrate the device's pages in a range back
+ * @mirror: the mirror (its mm is the one migrated)
+ * @start: page-aligned start
+ * @end: page-aligned end
+ * @cpages: incremented by the number of pages migrated
+ *
+ * Context: process context; takes the mmap lock.
+ * Return: 0, or -EINVAL when part of the range is not a readable mapping.
+ */
+int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
+			unsigned long end, unsigned long *cpages)
+{
+	struct vhmm_device *vd = mirror->vd;
+	struct mm_struct *mm = mirror->notifier.mm;
+	struct migrate_vma args = {};
+	unsigned long addr, next, i, *src, *dst;
+	int ret = 0;
+
+	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src), GFP_KERNEL);
+	if (!src)
+		return -ENOMEM;
+	dst = src + VHMM_MIGRATE_CHUNK;
+	if (!mmget_not_zero(mm)) {
+		kfree(src);
+		return -EINVAL;
+	}
+	mmap_read_lock(mm);
+	for (addr = start; addr < end; addr = next) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+		if (!vma || !(vma->vm_flags & VM_READ)) {
+			ret = -EINVAL;
+			break;
+		}
+		next = min3(end, addr + (VHMM_MIGRATE_CHUNK << PAGE_SHIFT),
+			    vma->vm_end);
+		memset(&args, 0, sizeof(args));
+		args.vma = vma;
+		args.src = src;
+		args.dst = dst;
+		args.start = addr;
+		args.end = next;
+		args.pgmap_owner = vd;
+		args.flags = vd->coherent ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+					    MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			break;
+		if (vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, vma,
+					    addr))
+			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
+		migrate_vma_pages(&args);
+		for (i = 0; i < args.npages; i++)
+			if ((src[i] & MIGRATE_PFN_VALID) &&
+			    (src[i] & MIGRATE_PFN_MIGRATE))
+				(*cpages)++;
+		migrate_vma_finalize(&args);
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	kfree(src);
+	return ret;
+}
+
+static unsigned long vhmm_devmem_used(struct vhmm_device *vd)
+{
+	unsigned long used;
+
+	spin_lock(&vd->dm_lock);
+	used = vd->dm_nr_pages - vd->dm_nr_free;
+	spin_unlock(&vd->dm_lock);
+	return used;
+}
+
+/* One pass of migrate_device_range() over all device memory. */
+static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
+					    unsigned long *src,
+					    unsigned long *dst)
+{
+	unsigned long pfn, n, i, moved = 0;
+	unsigned long end = vd->dm_base_pfn + vd->dm_nr_pages;
+
+	for (pfn = vd->dm_base_pfn; pfn < end; pfn += n) {
+		n = min_t(unsigned long, VHMM_MIGRATE_CHUNK, end - pfn);
+		memset(src, 0, VHMM_MIGRATE_CHUNK * sizeof(*src));
+		migrate_device_range(src, pfn, n);
+		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0))
+			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
+		migrate_device_pages(src, dst, n);
+		for (i = 0; i < n; i++)
+			if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
+				moved++;
+		migrate_device_finalize(src, dst, n);
+	}
+	return moved;
+}
+
+/**
+ * vhmm_devmem_evict_all() - migrate every device page back to system memory
+ * @vd: the device, still working; allocation is disabled for good
+ *
+ * A page that is busy (locked by a concurrent migration) is skipped by a
+ * pass; passes repeat until nothing is in use, a few times at most.
+ *
+ * Context: process context (remove), may sleep.
+ */
+void vhmm_devmem_evict_all(struct vhmm_device *vd)
+{
+	unsigned long moved = 0, *src, *dst, used;
+	int pass;
+
+	if (!vd->dm_ready)
+		return;
+	spin_lock(&vd->dm_lock);
+	vd->dm_removing = true;
+	spin_unlock(&vd->dm_lock);
+	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src),
+		      GFP_KERNEL | __GFP_NOFAIL);
+	dst = src + VHMM_MIGRATE_CHUNK;
+	for (pass = 0; pass < 10 && vhmm_devmem_used(vd); pass++) {
+		if (pass)
+			msleep(20);
+		moved += vhmm_devmem_evict_pass(vd, src, dst);
+	}
+	kfree(src);
+	atomic64_add(moved, &vd->stats.evictions);
+	if (moved)
+		dev_info(&vd->vdev->dev, "evicted %lu device pages\n", moved);
+	used = vhmm_devmem_used(vd);
+	if (used)
+		dev_warn(&vd->vdev->dev, "%lu device pages still in use\n",
+			 used);
+}
+
+/**
+ * vhmm_devmem_init() - give the device memory struct pages
+ * @vd: the device, config read
+ *
+ * Context: process context (probe).
+ * Return: 0 or a negative errno.
+ */
+int vhmm_devmem_init(struct vhmm_device *vd)
+{
+	struct device *dev = &vd->vdev->dev;
+	unsigned long npages, pfn;
+	u64 size = ALIGN_DOWN(vd->devmem_size, SZ_2M);
+	void *ptr;
+
+	if (!size) {
+		dev_warn(dev, "less than 2 MiB of device memory: no migration\n");
+		return 0;
+	}
+	if (vd->coherent) {
+		struct virtio_shm_region shm;
+
+		if (!virtio_get_shm_region(vd->vdev, &shm,
+					   VIRTIO_HMM_SHM_DEVMEM)) {
+			dev_err(dev, "coherent device without shared memory region %u\n",
+				VIRTIO_HMM_SHM_DEVMEM);
+			return -ENODEV;
+		}
+		if (shm.len < size || !IS_ALIGNED(shm.addr, SZ_2M)) {
+			dev_err(dev, "shared memory region %#llx+%#llx unusable for %#llx bytes\n",
+				shm.addr, shm.len, size);
+			return -EINVAL;
+		}
+		vd->pagemap.type = MEMORY_DEVICE_COHERENT;
+		vd->pagemap.range.start = shm.addr;
+		vd->pagemap.range.end = shm.addr + size - 1;
+	} else {
+		vd->dm_res = request_free_mem_region(&iomem_resource, size,
+						     dev_name(&vd->dev));
+		if (IS_ERR(vd->dm_res))
+			return PTR_ERR(vd->dm_res);
+		vd->pagemap.type = MEMORY_DEVICE_PRIVATE;
+		vd->pagemap.range.start = vd->dm_res->start;
+		vd->pagemap.range.end = vd->dm_res->end;
+	}
+	vd->pagemap.nr_range = 1;
+	vd->pagemap.ops = &vhmm_devmem_ops;
+	vd->pagemap.owner = vd;
+	ptr = memremap_pages(&vd->pagemap, dev_to_node(dev));
+	if (IS_ERR(ptr)) {
+		if (vd->dm_res)
+			release_mem_region(vd->dm_res->start,
+					   resource_size(vd->dm_res));
+		dev_err(dev, "memremap_pages: %ld\n", PTR_ERR(ptr));
+		return PTR_ERR(ptr);
+	}
+	vd->dm_base_pfn = vd->pagemap.range.start >> PAGE_SHIFT;
+	npages = size >> PAGE_SHIFT;
+	for (pfn = vd->dm_base_pfn + npages; pfn-- > vd->dm_base_pfn;) {
+		struct page *page = pfn_to_page(pfn);
+
+		page->zone_device_data = vd->dm_free_list;
+		vd->dm_free_list = page;
+	}
+	vd->dm_nr_pages = npages;
+	vd->dm_nr_free = npages;
+	vd->dm_ready = true;
+	return 0;
+}
+
+/**
+ * vhmm_devmem_fini() - undo vhmm_devmem_init()
+ * @vd: the device; its pages were evicted
+ *
+ * Context: process context (probe failure, remove).
+ */
+void vhmm_devmem_fini(struct vhmm_device *vd)
+{
+	if (!vd->dm_ready)
+		return;
+	spin_lock(&vd->dm_lock);
+	vd->dm_removing = true;
+	vd->dm_free_list = NULL;
+	spin_unlock(&vd->dm_lock);
+	memunmap_pages(&vd->pagemap);
+	if (vd->dm_res)
+		release_mem_region(vd->dm_res->start,
+				   resource_size(vd->dm_res));
+	vd->dm_ready = false;
+}

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * virtio-hmm guest driver: internal interfaces between its parts.
+ *
+ *   main.c    probe/remove, virtqueues, request and job submission
+ *   mirror.c  per-open address spaces, mmu notifier, device faults
+ *   devmem.c  device memory (private or coherent), migration
+ *   uapi.c    the character device and its ioctls
+ *
+ * Lifetime: struct vhmm_device is refcounted through its embedded char
+ * device (vd->dev). Probe holds one reference, every open file another, so
+ * an unbound device stays allocated (but dead) until the last close.
+ */
+#ifndef _VHMM_H
+#define _VHMM_H
+
+#include <linux/cdev.h>
+#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/list.h>
+#include <linux/memremap.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/rwsem.h>
+#include <linux/scatterlist.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <linux/virtio_hmm.h>
+#include <linux/virtio_hmm_ioctl.h>
+
+#define VHMM_REQ_TIMEOUT	(10 * HZ)	/* requestq round trip */
+#define VHMM_JOB_TIMEOUT	(25 * HZ)	/* job including its faults */
+#define VHMM_FAULT_BUFS		64		/* fault records kept posted */
+#define VHMM_JOB_MAX_PAGES	64		/* bounce pages per READ/WRITE job */
+#define VHMM_MAX_DEVICES	64
+#define VHMM_MAP_BATCH		512		/* PTEs per MAP request */
+
+/**
+ * struct vhmm_vq - one virtqueue and what guards it
+ * @vq: the virtqueue
+ * @lock: protects @vq (add, kick, get_buf) and the abandoned flag of
+ *	every request in flight on it
+ * @space: woken when the device returns buffers, for submitters that found
+ *	the ring full
+ */
+struct vhmm_vq {
+	struct virtqueue *vq;
+	spinlock_t lock;		/* the virtqueue, see above */
+	wait_queue_head_t space;
+};
+
+/**
+ * struct vhmm_req - a request or job in flight
+ * @ref: one reference for the submitter, one while the device holds it;
+ *	a submitter that times out drops its own and leaves the buffers to
+ *	the device
+ * @done: completed by the virtqueue callback (or by remove)
+ * @tail: where the device writes the status; preset to an invalid status
+ *	so that a request that remove takes back reads as an error
+ *
+ * The wire data of a plain request follows the struct (vhmm_req_data()).
+ */
+struct vhmm_req {
+	refcount_t ref;
+	struct completion done;
+	struct virtio_hmm_tail *tail;
+};
+
+#define VHMM_S_NOT_DONE		0xffffffffu
+
+/**
+ * struct vhmm_stats - driver counters, all atomic (no lock)
+ * @faults: device fault records resolved (RETRY)
+ * @fault_batches: batches of fault records handled, one FAULT_REPLY each
+ * @pages_to_dev: pages migrated to device memory
+ * @pages_to_sys: pages migrated back to system memory
+ * @cpu_faults: migrate_to_ram() calls (the CPU touched device memory)
+ * @evictions: pages moved out when the device went away
+ * @invalidations: UNMAP requests sent for mmu notifier invalidations
+ */
+struct vhmm_stats {
+	atomic64_t faults;
+	atomic64_t fault_batches;
+	atomic64_t pages_to_dev;
+	atomic64_t pages_to_sys;
+	atomic64_t cpu_faults;
+	atomic64_t evictions;
+	atomic64_t invalidations;
+};
+
+/**
+ * struct vhmm_device - one virtio-hmm device
+ * @vdev: the virtio device
+ * @index: N of /dev/virtio_hmm<N>
+ * @dev: the char device's struct device; its refcount owns this struct
+ * @cdev: the char device
+ * @reqq: requestq
+ * @jobq: jobq
+ * @faultq: faultq
+ * @io_lock: readers submit to the device, the writer (remove) marks it
+ *	dead; protects @dead
+ * @dead: the device is being removed: no new requests
+ * @devmem_size: config devmem_size
+ * @max_asids: config max_asids
+ * @max_map_pages: config max_map_pages
+ * @max_copy_pages: config max_copy_pages
+ * @max_job_bytes: config max_job_bytes
+ * @coherent: device memory is a CPU-addressable shared memory region
+ * @atomics: VIRTIO_HMM_F_ATOMICS negotiated
+ * @asids: address space ids in use
+ * @jobs: jobs in flight by tag (has its own lock)
+ * @fault_bufs: VHMM_FAULT_BUFS fault records posted on @faultq
+ * @fault_wq: ordered workqueue running @fault_work
+ * @fault_work: resolves fault batches
+ * @pagemap: ZONE_DEVICE pages of the device memory
+ * @dm_res: the fake physical range of private device memory
+ * @dm_base_pfn: first pfn of @pagemap
+ * @dm_lock: protects @dm_free_list, @dm_nr_free and @dm_removing
+ * @dm_free_list: free device pages linked through zone_device_data
+ * @dm_nr_free: free device pages (all on @dm_free_list unless
+ *	@dm_removing)
+ * @dm_nr_pages: device pages in all
+ * @dm_removing: freed pages are not reused (remove in progress)
+ * @dm_ready: @pagemap is mapped
+ * @stats: driver counters
+ * @debugfs: this device's debugfs directory
+ */
+struct vhmm_device {
+	struct virtio_device *vdev;
+	int index;
+	struct device dev;
+	struct cdev cdev;
+
+	struct vhmm_vq reqq;
+	struct vhmm_vq jobq;
+	struct vhmm_vq faultq;
+
+	struct rw_semaphore io_lock;
+	bool dead;
+
+	u64 devmem_size;
+	u32 max_asids;
+	u32 max_map_pages;
+	u32 max_copy_pages;
+	u32 max_job_bytes;
+	bool coherent;
+	bool atomics;
+
+	struct ida asids;
+	struct xarray jobs;
+
+	struct virtio_hmm_fault *fault_bufs;
+	struct workqueue_struct *fault_wq;
+	struct work_struct fault_work;
+
+	struct dev_pagemap pagemap;
+	struct resource *dm_res;
+	unsigned long dm_base_pfn;
+	spinlock_t dm_lock;		/* the device page allocator */
+	struct page *dm_free_list;
+	unsigned long dm_nr_free;
+	unsigned long dm_nr_pages;
+	bool dm_removing;
+	bool dm_ready;
+
+	struct vhmm_stats stats;
+	struct dentry *debugfs;
+};
+
+/**
+ * struct vhmm_mirror - one open file: a device address space mirroring
+ *	the opener's mm
+ * @vd: the device (a reference is held)
+ * @notifier: interval notifier over the whole mm
+ * @asid: the device address space id
+ * @mutex: protects the device page table of @asid (MAP/UNMAP ordering
+ *	against the notifier sequence), @gen, @lo and @hi
+ * @gen: invalidations other than our own migrations, for migrate-and-map
+ * @lo: lowest address ever mapped in the device
+ * @hi: end of the highest address ever mapped
+ * @unmap_req: the UNMAP request the invalidate callback reuses (under
+ *	@mutex), so that it need not allocate
+ * @map_req: the MAP request reused under @mutex: allocating there could
+ *	recurse into reclaim and our own invalidate callback
+ * @mig_start: range being migrated to the device by vhmm_migrate_to_dev(),
+ *	which does its own device page table updates there (under @mutex)
+ * @mig_end: see @mig_start
+ * @migrate_lock: serializes vhmm_migrate_to_dev() on this mirror
+ */
+struct vhmm_mirror {
+	struct vhmm_device *vd;
+	struct mmu_interval_notifier notifier;
+	u32 asid;
+	struct mutex mutex;		/* device page table of @asid */
+	unsigned long gen;
+	unsigned long lo;
+	unsigned long hi;
+	struct vhmm_req *unmap_req;
+	struct vhmm_req *map_req;
+	unsigned long mig_start;
+	unsigned long mig_end;
+	struct mutex migrate_lock;	/* one migration to the device */
+};
+
+/**
+ * struct vhmm_job - a job on the jobq and how to resolve its faults
+ * @req: completion and ownership, first
+ * @mirror: address space the job runs in
+ * @tag: the job's head.tag, its index in vhmm_device.jobs
+ * @start: range a fault resolves in (a fault at va resolves [va, @end))
+ * @end: see @start
+ * @start2: COPY source range, 0 if none
+ * @end2: see @start2
+ * @single: resolve only the faulting page (chase, atomics)
+ * @nofault: do not resolve faults, cancel them (-ENOENT)
+ * @faults: faults resolved for this job
+ * @err: why a fault was canceled
+ * @sgs: the scatterlists it was submitted with, for resubmission
+ * @out: device-readable scatterlists in @sgs
+ * @in: device-writable scatterlists in @sgs
+ */
+struct vhmm_job {
+	struct vhmm_req req;
+	struct vhmm_mirror *mirror;
+	u32 tag;
+	unsigned long start;
+	unsigned long end;
+	unsigned long start2;
+	unsigned long end2;
+	bool single;
+	bool nofault;
+	atomic_t faults;
+	int err;
+	struct scatterlist **sgs;
+	unsigned int out;
+	unsigned int in;
+};
+
+/* main.c */
+struct vhmm_req *vhmm_req_alloc(size_t len, gfp_t gfp);
+void vhmm_req_init(struct vhmm_req *req, struct virtio_hmm_tail *tail);
+void vhmm_req_put(struct vhmm_req *req);
+int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
+		       struct scatterlist *sgs[], unsigned int out,
+		       unsigned int in, struct vhmm_req *req,
+		       unsigned long timeout);
+int vhmm_wait(struct vhmm_device *vd, struct vhmm_vq *q, struct vhmm_req *req,
+	      unsigned long timeout);
+int vhmm_submit(struct vhmm_device *vd, struct vhmm_vq *q,
+		struct scatterlist *sgs[], unsigned int out, unsigned int in,
+		struct vhmm_req *req, unsigned long timeout);
+int vhmm_request(struct vhmm_device *vd, struct vhmm_req *req,
+		 size_t out_len, size_t in_len);
+int vhmm_status_errno(u32 status);
+
+static inline void *vhmm_req_data(struct vhmm_req *req)
+{
+	return req + 1;
+}
+
+/* mirror.c */
+struct vhmm_mirror *vhmm_mirror_create(struct vhmm_device *vd);
+void vhmm_mirror_destroy(struct vhmm_mirror *mirror);
+int vhmm_mirror_fault(struct vhmm_mirror *mirror, unsigned long start,
+		      unsigned long end, bool write);
+int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
+		    const u64 *ptes, unsigned long npages);
+int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
+		      unsigned long end, u32 perm);
+int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
+		      u64 *ptes, unsigned long npages);
+int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
+			  unsigned long end);
+int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
+		   unsigned int out, unsigned int in);
+int vhmm_job_finish(struct vhmm_job *job, int started);
+int vhmm_job_run(struct vhmm_job *job, struct scatterlist *sgs[],
+		 unsigned int out, unsigned int in);
+void vhmm_fault_work(struct work_struct *work);
+u64 vhmm_page_pte(struct vhmm_device *vd, struct page *page);
+
+/* devmem.c */
+int vhmm_devmem_init(struct vhmm_device *vd);
+void vhmm_devmem_fini(struct vhmm_device *vd);
+void vhmm_devmem_evict_all(struct vhmm_device *vd);
+bool vhmm_devmem_is_ours(struct vhmm_device *vd, struct page *page);
+u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page);
+int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
+			unsigned long end, bool *short_of_memory);
+int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
+			unsigned long end, unsigned long *cpages);
+int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
+		    const u64 *dst, unsigned long n);
+
+/* uapi.c */
+extern const struct file_operations vhmm_fops;
+
+#endif /* _VHMM_H */

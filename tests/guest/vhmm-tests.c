@@ -1,0 +1,728 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhmm-tests: what the upstream hmm-tests do not cover of a virtio-hmm
+ * device: its execution engine (fill, copy, atomics, pointer chasing) on
+ * shared virtual memory, device fault batching, a working set larger than
+ * device memory, isolation between processes, fork after migration, and
+ * unbinding the driver with data in device memory.
+ *
+ * Needs the driver loaded and, for every variant, a device of that mode
+ * (the one with the most memory); oversubscribe uses the private device
+ * with the least memory (the suite boots one with 4 MiB). Unbind rebinds
+ * the device afterwards.
+ */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "vhmm_test.h"
+
+#define MiB		(1024UL * 1024)
+
+FIXTURE(vhmm)
+{
+	int fd;
+	int index;
+	unsigned long page_size;
+	struct virtio_hmm_info info;
+};
+
+FIXTURE_VARIANT(vhmm)
+{
+	const char *mode;
+};
+
+FIXTURE_VARIANT_ADD(vhmm, private)
+{
+	.mode = "private",
+};
+
+FIXTURE_VARIANT_ADD(vhmm, coherent)
+{
+	.mode = "coherent",
+};
+
+FIXTURE_SETUP(vhmm)
+{
+	self->page_size = sysconf(_SC_PAGESIZE);
+	self->index = vhmm_find(variant->mode, 0);
+	if (self->index < 0)
+		SKIP(return, "no %s virtio-hmm device", variant->mode);
+	self->fd = vhmm_open_index(self->index);
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(ioctl(self->fd, VIRTIO_HMM_IOC_INFO, &self->info), 0);
+	ASSERT_EQ(self->info.page_size, self->page_size);
+}
+
+FIXTURE_TEARDOWN(vhmm)
+{
+	if (self->index >= 0)
+		close(self->fd);
+}
+
+static void *map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Pages of [p, p + npages) that SNAPSHOT reports in this device's memory */
+static unsigned long count_local(int fd, void *p, unsigned long npages)
+{
+	unsigned char *m = malloc(npages);
+	unsigned long i, n = 0;
+
+	if (!m || vhmm_dmirror(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, NULL))
+		return ~0UL;
+	for (i = 0; i < npages; i++) {
+		unsigned char kind = m[i] & 0xf0;
+
+		if (kind == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL ||
+		    kind == HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL)
+			n++;
+	}
+	free(m);
+	return n;
+}
+
+/* The device fills untouched memory: every word has the pattern. */
+TEST_F(vhmm, fill)
+{
+	size_t size = 2 * MiB, i;
+	uint64_t *p = map_anon(size), faults = 0;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0x1122334455667788ULL, &faults), 0);
+	ASSERT_GE(faults, 1);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(p[i], 0x1122334455667788ULL);
+
+	/* unaligned start and length, the neighbours untouched */
+	memset(p, 0, size);
+	ASSERT_EQ(vhmm_job_fill(self->fd, (char *)p + 8, 3 * self->page_size, 7,
+			    NULL), 0);
+	ASSERT_EQ(p[0], 0);
+	ASSERT_EQ(p[1], 7);
+	ASSERT_EQ(p[3 * self->page_size / 8], 7);
+	ASSERT_EQ(p[3 * self->page_size / 8 + 1], 0);
+	munmap(p, size);
+}
+
+/* A FILL on a read-only mapping is refused, memory unchanged. */
+TEST_F(vhmm, fill_readonly)
+{
+	size_t size = 4 * self->page_size;
+	uint64_t *p = map_anon(size);
+
+	ASSERT_NE(p, NULL);
+	p[0] = 5;
+	ASSERT_EQ(mprotect(p, size, PROT_READ), 0);
+	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 9, NULL), -EPERM);
+	ASSERT_EQ(p[0], 5);
+	munmap(p, size);
+}
+
+/* Device copy between two CPU buffers. */
+TEST_F(vhmm, copy)
+{
+	size_t size = 1 * MiB, i;
+	uint32_t *src = map_anon(size), *dst = map_anon(size);
+
+	ASSERT_NE(src, NULL);
+	ASSERT_NE(dst, NULL);
+	for (i = 0; i < size / 4; i++)
+		src[i] = i * 2654435761u;
+	ASSERT_EQ(vhmm_job_copy(self->fd, dst, src, size), 0);
+	ASSERT_EQ(memcmp(dst, src, size), 0);
+	munmap(src, size);
+	munmap(dst, size);
+}
+
+/* Each atomic op and size, on CPU-written memory. */
+TEST_F(vhmm, atomics)
+{
+	uint64_t *p = map_anon(self->page_size), old = 0;
+	uint32_t *w = (uint32_t *)(p + 4);
+
+	ASSERT_NE(p, NULL);
+	p[0] = 40;
+	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[0], VIRTIO_HMM_OP_FETCH_ADD, 8, 2, 0,
+			      &old), 0);
+	ASSERT_EQ(old, 40);
+	ASSERT_EQ(p[0], 42);
+
+	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[0], VIRTIO_HMM_OP_XCHG, 8, 7, 0,
+			      &old), 0);
+	ASSERT_EQ(old, 42);
+	ASSERT_EQ(p[0], 7);
+
+	/* compare fails: unchanged */
+	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[0], VIRTIO_HMM_OP_CMPXCHG, 8, 99, 8,
+			      &old), 0);
+	ASSERT_EQ(old, 7);
+	ASSERT_EQ(p[0], 7);
+	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[0], VIRTIO_HMM_OP_CMPXCHG, 8, 99, 7,
+			      &old), 0);
+	ASSERT_EQ(old, 7);
+	ASSERT_EQ(p[0], 99);
+
+	/* 4 bytes, wrapping, neighbour untouched */
+	w[0] = 0xffffffffu;
+	w[1] = 0x5555;
+	ASSERT_EQ(vhmm_job_atomic(self->fd, w, VIRTIO_HMM_OP_FETCH_ADD, 4, 2, 0,
+			      &old), 0);
+	ASSERT_EQ(old, 0xffffffffu);
+	ASSERT_EQ(w[0], 1);
+	ASSERT_EQ(w[1], 0x5555);
+
+	/* misaligned */
+	ASSERT_EQ(vhmm_job_atomic(self->fd, (char *)p + 4, VIRTIO_HMM_OP_XCHG, 8, 1,
+			      0, NULL), -EINVAL);
+	munmap(p, self->page_size);
+}
+
+/* Device atomics on memory that migrated into device memory. */
+TEST_F(vhmm, atomics_in_device_memory)
+{
+	unsigned long npages = 4;
+	size_t size = npages * self->page_size;
+	uint64_t *p = map_anon(size), *buf = malloc(size), old = 0;
+
+	ASSERT_NE(p, NULL);
+	memset(p, 0, size);
+	p[1] = 100;
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+			       npages, NULL), 0);
+	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[1], VIRTIO_HMM_OP_FETCH_ADD, 8, 5,
+				  0, &old), 0);
+	ASSERT_EQ(old, 100);
+	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[1], VIRTIO_HMM_OP_CMPXCHG, 8, 7,
+				  105, &old), 0);
+	ASSERT_EQ(old, 105);
+	/* the device sees it, then the CPU */
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, p, buf, npages,
+			       NULL), 0);
+	ASSERT_EQ(buf[1], 7);
+	ASSERT_EQ(buf[0], 0);
+	ASSERT_EQ(p[1], 7);
+	free(buf);
+	munmap(p, size);
+}
+
+#define RACE_ITERS	300
+
+struct race {
+	uint64_t *counter;
+	uint64_t *cpu_word;	/* same page, plain CPU stores */
+	int fd;
+	int err;
+};
+
+static void *device_adder(void *arg)
+{
+	struct race *r = arg;
+	int i;
+
+	for (i = 0; i < RACE_ITERS && !r->err; i++)
+		r->err = vhmm_job_atomic(r->fd, r->counter,
+				     VIRTIO_HMM_OP_FETCH_ADD, 8, 1, 0, NULL);
+	return NULL;
+}
+
+/*
+ * Device atomics race with CPU atomics and CPU stores to the same page from
+ * another thread: no increment is lost and the stores stay.
+ */
+TEST_F(vhmm, atomics_race_cpu)
+{
+	uint64_t *p = map_anon(self->page_size);
+	struct race r = { .fd = self->fd };
+	pthread_t t;
+	int i;
+
+	ASSERT_NE(p, NULL);
+	r.counter = &p[0];
+	r.cpu_word = &p[8];
+	p[0] = 0;
+	ASSERT_EQ(pthread_create(&t, NULL, device_adder, &r), 0);
+	for (i = 0; i < RACE_ITERS; i++) {
+		__atomic_fetch_add(r.counter, 1, __ATOMIC_SEQ_CST);
+		*(volatile uint64_t *)r.cpu_word = i;
+	}
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(r.err, 0);
+	ASSERT_EQ(p[0], 2 * RACE_ITERS);
+	ASSERT_EQ(p[8], RACE_ITERS - 1);
+	munmap(p, self->page_size);
+}
+
+struct node {
+	struct node *next;
+	uint32_t value;
+	uint32_t pad;
+	char payload[48];
+};
+
+/* The device walks a malloc'd linked list in the process's memory. */
+TEST_F(vhmm, chase)
+{
+	struct node *head = NULL, *n;
+	uint64_t sum = 0, expect = 0, nodes = 0;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		n = malloc(sizeof(*n));
+		ASSERT_NE(n, NULL);
+		n->value = i * 7 + 1;
+		n->next = head;
+		head = n;
+		expect += n->value;
+	}
+	ASSERT_EQ(vhmm_job_chase(self->fd, head, offsetof(struct node, value), 4,
+			     100000, &sum, &nodes), 0);
+	ASSERT_EQ(nodes, 2000);
+	ASSERT_EQ(sum, expect);
+
+	/* max_nodes stops the walk */
+	ASSERT_EQ(vhmm_job_chase(self->fd, head, offsetof(struct node, value), 4,
+			     10, &sum, &nodes), 0);
+	ASSERT_EQ(nodes, 10);
+	while (head) {
+		n = head->next;
+		free(head);
+		head = n;
+	}
+}
+
+/* A list that leads into unmapped memory: the job fails, the device goes on. */
+TEST_F(vhmm, chase_bad_pointer)
+{
+	size_t size = 2 * self->page_size;
+	struct node *a = map_anon(size), *hole;
+	uint64_t sum = 0, nodes = 0;
+
+	ASSERT_NE(a, NULL);
+	hole = map_anon(self->page_size);
+	ASSERT_NE(hole, NULL);
+	ASSERT_EQ(munmap(hole, self->page_size), 0);
+	a[0].value = 1;
+	a[0].next = &a[1];
+	a[1].value = 2;
+	a[1].next = hole;
+	ASSERT_EQ(vhmm_job_chase(self->fd, a, offsetof(struct node, value), 4,
+				 100, &sum, &nodes), -EFAULT);
+	/* the list fixed, the same file works */
+	a[1].next = NULL;
+	ASSERT_EQ(vhmm_job_chase(self->fd, a, offsetof(struct node, value), 4,
+				 100, &sum, &nodes), 0);
+	ASSERT_EQ(nodes, 2);
+	ASSERT_EQ(sum, 3);
+	munmap(a, size);
+}
+
+/*
+ * munmap() and a new mapping at the same address: the device must not
+ * reach the old pages through stale translations.
+ */
+TEST_F(vhmm, remap_invalidates)
+{
+	unsigned long npages = 16, i;
+	size_t size = npages * self->page_size;
+	uint64_t *p = map_anon(size), *q, *buf = malloc(size);
+	struct virtio_hmm_ioc_stats a, b;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0xdead, NULL), 0);
+	ASSERT_EQ(p[0], 0xdead);
+	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
+	ASSERT_EQ(munmap(p, size), 0);
+	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
+	ASSERT_GT(b.invalidations, a.invalidations);
+	q = mmap(p, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(q, p);
+	for (i = 0; i < size / 8; i++)
+		q[i] = i;
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, q, buf, npages,
+			       NULL), 0);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(buf[i], i);
+	free(buf);
+	munmap(q, size);
+}
+
+/* The debugfs statistics are this device's and follow the ioctl's. */
+TEST_F(vhmm, debugfs_stats)
+{
+	struct virtio_hmm_ioc_stats st;
+	unsigned long long faults = ~0ULL, batches = ~0ULL;
+	char path[96], line[96];
+	FILE *f;
+
+	ASSERT_EQ(vhmm_stats(self->fd, &st), 0);
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/virtio_hmm/virtio_hmm%d/stats", self->index);
+	f = fopen(path, "r");
+	ASSERT_NE(f, NULL);
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "faults: %llu", &faults);
+		sscanf(line, "fault_batches: %llu", &batches);
+	}
+	fclose(f);
+	/* nothing runs on this device meanwhile */
+	ASSERT_EQ(faults, st.faults);
+	ASSERT_EQ(batches, st.fault_batches);
+
+	/* the device's own counters: at least this open's CREATE_AS */
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/virtio_hmm/virtio_hmm%d/device_stats",
+		 self->index);
+	f = fopen(path, "r");
+	ASSERT_NE(f, NULL);
+	faults = 0;
+	batches = 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "requests: %llu", &faults);
+		sscanf(line, "address_spaces: %llu", &batches);
+	}
+	fclose(f);
+	ASSERT_GT(faults, 0);
+	ASSERT_GE(batches, 1);
+}
+
+/* The list migrates into device memory; the device still walks it. */
+TEST_F(vhmm, chase_in_device_memory)
+{
+	size_t size = 64 * self->page_size;
+	struct node *arena = map_anon(size);
+	unsigned long i, count = size / sizeof(struct node);
+	uint64_t sum = 0, expect = 0, nodes = 0;
+	void *m = malloc(size);
+
+	ASSERT_NE(arena, NULL);
+	/* a shuffled order across the pages */
+	for (i = 0; i < count; i++) {
+		unsigned long j = (i * 97) % count, k = ((i + 1) * 97) % count;
+
+		arena[j].value = i;
+		arena[j].next = i + 1 < count ? &arena[k] : NULL;
+		expect += i;
+	}
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, arena, m,
+			       64, NULL), 0);
+	ASSERT_EQ(count_local(self->fd, arena, 64), 64);
+	ASSERT_EQ(vhmm_job_chase(self->fd, &arena[0], offsetof(struct node, value),
+			     4, count, &sum, &nodes), 0);
+	ASSERT_EQ(nodes, count);
+	ASSERT_EQ(sum, expect);
+	/* the CPU sees the same list */
+	for (i = 0, sum = 0; i < count; i++)
+		sum += arena[i].value;
+	ASSERT_EQ(sum, expect);
+	free(m);
+	munmap(arena, size);
+}
+
+/* Jobs that fault together are resolved in batches (STATS). */
+TEST_F(vhmm, fault_batching)
+{
+	struct virtio_hmm_ioc_stats a, b;
+	size_t size = 8 * MiB;
+	int round;
+
+	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
+	for (round = 0; round < 4; round++) {
+		uint64_t *p = map_anon(size), faults = 0;
+
+		ASSERT_NE(p, NULL);
+		ASSERT_EQ(vhmm_job_fill(self->fd, p, size, round, &faults), 0);
+		ASSERT_GE(faults, 2);
+		ASSERT_EQ(p[size / 8 - 1], round);
+		munmap(p, size);
+	}
+	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
+	TH_LOG("faults %llu in %llu batches",
+	       (unsigned long long)(b.faults - a.faults),
+	       (unsigned long long)(b.fault_batches - a.fault_batches));
+	ASSERT_GT(b.fault_batches, a.fault_batches);
+	/* more faults than batches: some batch had several */
+	ASSERT_GT(b.faults - a.faults, b.fault_batches - a.fault_batches);
+}
+
+/* CPU access brings migrated data back (private) or reads it in place. */
+TEST_F(vhmm, migrate_and_touch)
+{
+	unsigned long npages = 256, i;
+	size_t size = npages * self->page_size;
+	struct virtio_hmm_ioc_stats a, b;
+	uint32_t *p = map_anon(size);
+	void *mirror = malloc(size);
+	struct hmm_dmirror_cmd cmd;
+
+	ASSERT_NE(p, NULL);
+	for (i = 0; i < size / 4; i++)
+		p[i] = i ^ 0xabcd;
+	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, mirror,
+			       npages, &cmd), 0);
+	ASSERT_EQ(cmd.cpages, npages);
+	for (i = 0; i < size / 4; i++)
+		ASSERT_EQ(((uint32_t *)mirror)[i], i ^ 0xabcd);
+	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
+	ASSERT_GE(b.pages_to_dev - a.pages_to_dev, npages);
+	ASSERT_GE(b.devmem_used, npages);
+
+	for (i = 0; i < size / 4; i++)
+		ASSERT_EQ(p[i], i ^ 0xabcd);
+	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
+	if (!strcmp(variant->mode, "private")) {
+		ASSERT_EQ(count_local(self->fd, p, npages), 0);
+		ASSERT_GE(a.cpu_faults - b.cpu_faults, 1);
+		ASSERT_GE(a.pages_to_sys - b.pages_to_sys, npages);
+	} else {
+		/* coherent memory is read in place */
+		ASSERT_EQ(count_local(self->fd, p, npages), npages);
+		ASSERT_EQ(a.cpu_faults, b.cpu_faults);
+	}
+	free(mirror);
+	munmap(p, size);
+}
+
+/* Two processes, same virtual address, each sees only its own memory. */
+TEST_F(vhmm, isolation)
+{
+	unsigned long npages = 16, i;
+	size_t size = npages * self->page_size;
+	uint64_t *p = map_anon(size), *buf = malloc(size);
+	int sync_pipe[2], status;
+	pid_t pid;
+	char c;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(pipe(sync_pipe), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = vhmm_open_index(self->index);
+		int bad = fd < 0;
+
+		for (i = 0; i < size / 8; i++)
+			p[i] = 0xc1d0000000000000ULL | i;
+		bad |= vhmm_dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+				    npages, NULL) != 0;
+		/* let the parent work while this one's data is on the device */
+		bad |= write(sync_pipe[1], "x", 1) != 1;
+		usleep(200 * 1000);
+		bad |= vhmm_dmirror(fd, HMM_DMIRROR_READ, p, buf, npages,
+				    NULL) != 0;
+		for (i = 0; i < size / 8; i++)
+			bad |= buf[i] != (0xc1d0000000000000ULL | i);
+		_exit(bad);
+	}
+	for (i = 0; i < size / 8; i++)
+		p[i] = 0xfa7e000000000000ULL | i;
+	ASSERT_EQ(read(sync_pipe[0], &c, 1), 1);
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+			       npages, NULL), 0);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(buf[i], 0xfa7e000000000000ULL | i);
+	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0x1234, NULL), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(p[i], 0x1234);
+	free(buf);
+	munmap(p, size);
+}
+
+/* fork() after migration: parent and child each keep their own data. */
+TEST_F(vhmm, fork_after_migrate)
+{
+	unsigned long npages = 32, i;
+	size_t size = npages * self->page_size;
+	uint64_t *p = map_anon(size), *buf = malloc(size);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(p, NULL);
+	for (i = 0; i < size / 8; i++)
+		p[i] = i;
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+			       npages, NULL), 0);
+	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int bad = 0;
+
+		for (i = 0; i < size / 8; i++)
+			bad |= p[i] != i;
+		for (i = 0; i < size / 8; i++)
+			p[i] = ~i;
+		for (i = 0; i < size / 8; i++)
+			bad |= p[i] != ~i;
+		_exit(bad);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	/* the device and the CPU still see the parent's data */
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, p, buf, npages,
+			       NULL), 0);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(buf[i], i);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(p[i], i);
+	free(buf);
+	munmap(p, size);
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Unbind the driver from a device that holds this process's data: remove
+ * migrates it back first, nothing is lost. Rebinds afterwards.
+ */
+TEST_F(vhmm, unbind_with_device_data)
+{
+	unsigned long npages = 128, i;
+	size_t size = npages * self->page_size;
+	uint64_t *p = map_anon(size), *buf = malloc(size);
+	char link[128], target[256], *name;
+	ssize_t len;
+
+	ASSERT_NE(p, NULL);
+	for (i = 0; i < size / 8; i++)
+		p[i] = i * 11 + 5;
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+			       npages, NULL), 0);
+	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+
+	snprintf(link, sizeof(link), "/sys/class/virtio_hmm/virtio_hmm%d/device",
+		 self->index);
+	len = readlink(link, target, sizeof(target) - 1);
+	ASSERT_GT(len, 0);
+	target[len] = '\0';
+	name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	ASSERT_EQ(write_file("/sys/bus/virtio/drivers/virtio_hmm/unbind", name), 0);
+
+	/* the open file outlives the device: it fails cleanly */
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, p, buf, npages, NULL),
+		  -ENODEV);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(p[i], i * 11 + 5);
+
+	ASSERT_EQ(write_file("/sys/bus/virtio/drivers/virtio_hmm/bind", name), 0);
+	free(buf);
+	munmap(p, size);
+}
+
+/*
+ * A working set larger than device memory: the migration moves what fits,
+ * the rest stays in system memory, and the device sees all of it.
+ */
+TEST(oversubscribe)
+{
+	int idx = vhmm_find("private", 1), fd;
+	struct virtio_hmm_info info;
+	unsigned long npages, i, local;
+	struct hmm_dmirror_cmd cmd;
+	unsigned long page_size = sysconf(_SC_PAGESIZE);
+	uint64_t *p, *back;
+	size_t size;
+
+	if (idx < 0)
+		SKIP(return, "no private virtio-hmm device");
+	fd = vhmm_open_index(idx);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(ioctl(fd, VIRTIO_HMM_IOC_INFO, &info), 0);
+	if (info.devmem_size > 16 * MiB)
+		SKIP(return, "no small device (boot one with vram-size=4M)");
+	size = 2 * info.devmem_size;
+	npages = size / page_size;
+	p = map_anon(size);
+	back = malloc(size);
+	ASSERT_NE(p, NULL);
+	ASSERT_NE(back, NULL);
+	for (i = 0; i < size / 8; i++)
+		p[i] = i * 3;
+	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, back, npages,
+			       &cmd), 0);
+	ASSERT_EQ(cmd.cpages, npages);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(back[i], i * 3);
+	local = count_local(fd, p, npages);
+	TH_LOG("%lu of %lu pages in %llu MiB of device memory", local, npages,
+	       (unsigned long long)(info.devmem_size / MiB));
+	ASSERT_GT(local, 0);
+	ASSERT_LE(local, info.devmem_size / page_size);
+	ASSERT_LT(local, npages);
+
+	/* the device writes all of it, the CPU reads it */
+	ASSERT_EQ(vhmm_job_fill(fd, p, size, 0x77, NULL), 0);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(p[i], 0x77);
+	free(back);
+	munmap(p, size);
+	close(fd);
+}
+
+/*
+ * Unload the driver while device memory holds a process's data (its file
+ * already closed): remove migrates everything back first. Reloads it.
+ */
+TEST(unload_with_device_data)
+{
+	int idx = vhmm_find("private", 0), fd;
+	unsigned long page_size = sysconf(_SC_PAGESIZE);
+	unsigned long npages = 64, i;
+	size_t size = npages * page_size;
+	uint64_t *p = map_anon(size), *buf = malloc(size);
+
+	if (idx < 0)
+		SKIP(return, "no private virtio-hmm device");
+	ASSERT_NE(p, NULL);
+	fd = vhmm_open_index(idx);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < size / 8; i++)
+		p[i] = i * 13 + 1;
+	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, npages,
+			       NULL), 0);
+	ASSERT_EQ(count_local(fd, p, npages), npages);
+	close(fd);
+
+	ASSERT_EQ(system("rmmod virtio_hmm"), 0);
+	ASSERT_EQ(access("/sys/class/virtio_hmm", F_OK), -1);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(p[i], i * 13 + 1);
+	ASSERT_EQ(system("modprobe virtio_hmm"), 0);
+
+	fd = vhmm_open_index(idx);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(count_local(fd, p, npages), 0);
+	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_READ, p, buf, npages, NULL), 0);
+	for (i = 0; i < size / 8; i++)
+		ASSERT_EQ(buf[i], i * 13 + 1);
+	close(fd);
+	free(buf);
+	munmap(p, size);
+}
+
+TEST_HARNESS_MAIN
