@@ -1239,10 +1239,12 @@ static void hmm_bh(void *opaque)
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
     bool notify_req = false, notify_job = false;
     VirtIOHMMReq *req;
+    unsigned int n = 0;
 
     qemu_mutex_lock(&s->lock);
     while ((req = QTAILQ_FIRST(&s->done))) {
         QTAILQ_REMOVE(&s->done, req, next);
+        n++;
         virtqueue_push(req->vq, &req->elem, req->in_size);
         if (req->vq == s->requestq) {
             notify_req = true;
@@ -1252,6 +1254,9 @@ static void hmm_bh(void *opaque)
         g_free(req);
     }
     qemu_mutex_unlock(&s->lock);
+    if (n) {
+        trace_virtio_hmm_notify(n);
+    }
     if (notify_req) {
         virtio_notify(vdev, s->requestq);
     }
@@ -1283,6 +1288,7 @@ static void hmm_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
     VirtIOHMMReq *req;
 
     hmm_start_worker(s);
+    trace_virtio_hmm_kick(name);
 
     while ((req = virtqueue_pop(vq, sizeof(*req)))) {
         struct virtio_hmm_head head;

@@ -4,7 +4,9 @@
  * devices that speak the lib/test_hmm_uapi.h ABI (the kernel's test_hmm and
  * virtio-hmm), plus the guest's memcpy bandwidth as the limit.
  *
- * usage: hmm-bench [-r RUNS] NAME=DEVICE...
+ * usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...
+ *   -s: only this buffer size for the migration tests (profiling)
+ *   -t: only one group: migrate, read, exclusive or invalidate
  *   e.g. hmm-bench test_hmm=/dev/hmm_dmirror0 virtio-hmm=/dev/virtio_hmm0
  *
  * Prints one line per measurement:
@@ -30,6 +32,8 @@
 #define MAX_RUNS 64
 
 static int runs = 5;
+static size_t only_size;	/* -s */
+static const char *only_group;	/* -t */
 static unsigned long *bounce;	/* READ's destination buffer */
 static volatile unsigned long sink;	/* keeps the CPU-touch loads */
 
@@ -257,13 +261,26 @@ static void bench_memcpy(size_t size)
 	munmap(dst, size);
 }
 
+static int group(const char *g)
+{
+	return !only_group || !strcmp(only_group, g);
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 4 * KiB, 64 * KiB, 2 * MiB, 64 * MiB };
 	int opt, d;
 	size_t s;
 
-	while ((opt = getopt(argc, argv, "r:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:s:t:")) != -1) {
+		if (opt == 's') {
+			only_size = strtoul(optarg, NULL, 0);
+			continue;
+		}
+		if (opt == 't') {
+			only_group = optarg;
+			continue;
+		}
 		if (opt != 'r')
 			goto usage;
 		runs = atoi(optarg);
@@ -276,7 +293,8 @@ int main(int argc, char **argv)
 	if (!bounce)
 		die("malloc");
 
-	bench_memcpy(64 * MiB);
+	if (!only_group)
+		bench_memcpy(64 * MiB);
 	for (d = optind; d < argc; d++) {
 		char *name = strdup(argv[d]), *path = strchr(name, '=');
 		int fd;
@@ -288,17 +306,23 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			die(path);
 		for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			if (!group("migrate") ||
+			    (only_size && sizes[s] != only_size))
+				continue;
 			bench_migrate_to_dev(name, fd, sizes[s]);
 			bench_migrate_back(name, fd, sizes[s], 0);
 			bench_migrate_back(name, fd, sizes[s], 1);
 		}
-		bench_read(name, fd, 2 * MiB);
-		bench_exclusive(name, fd, 2 * MiB);
-		bench_invalidate(name, fd, 2 * MiB);
+		if (group("read"))
+			bench_read(name, fd, 2 * MiB);
+		if (group("exclusive"))
+			bench_exclusive(name, fd, 2 * MiB);
+		if (group("invalidate"))
+			bench_invalidate(name, fd, 2 * MiB);
 		close(fd);
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: hmm-bench [-r RUNS] NAME=DEVICE...\n");
+	fprintf(stderr, "usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...\n");
 	return 2;
 }
