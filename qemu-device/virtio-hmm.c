@@ -11,10 +11,13 @@
  *
  * - handle_output (BQL) pops requestq and jobq elements, checks that each
  *   has room for a head and a tail (else virtio_error) and queues them for
- *   the worker thread.
+ *   the worker thread; when the worker is idle and nothing is queued, it
+ *   runs the request (or a job's first slice) itself with the worker
+ *   paused, and completes it at once (hmm_try_inline_locked()).
  * - One worker thread per device executes them: all queued requests
  *   first, in order, then one time slice of the first runnable job, then
- *   again.  Only the worker touches the page tables and runs jobs, so a
+ *   again.  Only the worker (or handle_output while the worker is paused
+ *   and idle) touches the page tables and runs jobs, so a
  *   request that has completed (UNMAP, MAP, DESTROY_AS) is seen by every
  *   later job access: no access through a removed translation can happen
  *   once the request is in the used ring.
@@ -1082,7 +1085,8 @@ static VirtIOHMMJobState hmm_run_job(VirtIOHMM *s, VirtIOHMMReq *req)
 
 /* Completion */
 
-static void hmm_complete_locked(VirtIOHMM *s, VirtIOHMMReq *req)
+/* Write the tail and queue @req for virtqueue_push (hmm_bh()). */
+static void hmm_finish_locked(VirtIOHMM *s, VirtIOHMMReq *req)
 {
     struct virtio_hmm_tail tail;
 
@@ -1099,6 +1103,11 @@ static void hmm_complete_locked(VirtIOHMM *s, VirtIOHMMReq *req)
         s->stats.errors++;
     }
     QTAILQ_INSERT_TAIL(&s->done, req, next);
+}
+
+static void hmm_complete_locked(VirtIOHMM *s, VirtIOHMMReq *req)
+{
+    hmm_finish_locked(s, req);
     qemu_bh_schedule(s->bh);
 }
 
@@ -1281,10 +1290,67 @@ static void hmm_start_worker(VirtIOHMM *s)
     }
 }
 
+/*
+ * The fast path: with the worker idle and nothing queued before it, run a
+ * request, or the first time slice of a job, right here in the notifying
+ * thread, and complete it without the two thread hand-offs (to the worker,
+ * then to the bottom half) that otherwise dominate a round trip. Requests
+ * are bounded by the batch limits of the config space, a slice by
+ * HMM_SLICE_BYTES; a job that needs more slices or stalls goes on to the
+ * worker. The worker stays paused meanwhile, so the engines still have one
+ * user at a time and the ordering rules of the worker hold.
+ *
+ * Called and returns with s->lock held. Returns false when @req must be
+ * queued for the worker instead.
+ */
+static bool hmm_try_inline_locked(VirtIOHMM *s, VirtIOHMMReq *req)
+{
+    VirtIOHMMJobState state = HMM_JOB_DONE;
+
+    if (s->busy || s->paused || !QTAILQ_EMPTY(&s->requests) ||
+        !QTAILQ_EMPTY(&s->jobs)) {
+        return false;
+    }
+    s->paused++;
+    s->busy = true;
+    qemu_mutex_unlock(&s->lock);
+    if (req->vq == s->requestq) {
+        req->status = hmm_do_request(s, req);
+    } else {
+        state = hmm_run_job(s, req);
+    }
+    qemu_mutex_lock(&s->lock);
+    s->busy = false;
+    s->paused--;
+    /*
+     * Wake nobody who has nothing to do: the caller pushes the completion
+     * itself, and a woken main loop or worker would only contend for the
+     * BQL and s->lock with this vCPU.
+     */
+    switch (state) {
+    case HMM_JOB_DONE:
+        hmm_finish_locked(s, req);
+        break;
+    case HMM_JOB_MORE:
+        QTAILQ_INSERT_TAIL(&s->jobs, req, next);
+        break;
+    case HMM_JOB_STALL:
+        hmm_stall_locked(s, req);
+        break;
+    }
+    /* more slices of this job, or jobs that a FAULT_REPLY made runnable */
+    if (!QTAILQ_EMPTY(&s->jobs)) {
+        qemu_cond_signal(&s->wakeup);
+    }
+    qemu_cond_broadcast(&s->idle);
+    return true;
+}
+
 static void hmm_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOHMM *s = VIRTIO_HMM(vdev);
     const char *name = vq == s->requestq ? "requestq" : "jobq";
+    bool inline_done = false;
     VirtIOHMMReq *req;
 
     hmm_start_worker(s);
@@ -1314,13 +1380,18 @@ static void hmm_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
         req->tag = le64_to_cpu(head.tag);
 
         qemu_mutex_lock(&s->lock);
-        if (vq == s->requestq) {
-            QTAILQ_INSERT_TAIL(&s->requests, req, next);
+        if (hmm_try_inline_locked(s, req)) {
+            inline_done = true;
         } else {
-            QTAILQ_INSERT_TAIL(&s->jobs, req, next);
+            QTAILQ_INSERT_TAIL(vq == s->requestq ? &s->requests : &s->jobs,
+                               req, next);
+            qemu_cond_signal(&s->wakeup);
         }
-        qemu_cond_signal(&s->wakeup);
         qemu_mutex_unlock(&s->lock);
+    }
+    if (inline_done) {
+        /* push and notify now rather than from the bottom half */
+        hmm_bh(s);
     }
 }
 

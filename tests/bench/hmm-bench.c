@@ -6,7 +6,7 @@
  *
  * usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...
  *   -s: only this buffer size for the migration tests (profiling)
- *   -t: only one group: migrate, read, exclusive or invalidate
+ *   -t: only one group: migrate, read, exclusive, invalidate or roundtrip
  *   e.g. hmm-bench test_hmm=/dev/hmm_dmirror0 virtio-hmm=/dev/virtio_hmm0
  *
  * Prints one line per measurement:
@@ -242,6 +242,33 @@ static void bench_invalidate(const char *name, int fd, size_t size)
 	report(name, "munmap_mirrored", size, "us", vu, runs);
 }
 
+/*
+ * 7. the cost of one device operation: a READ of one page that is already
+ * mirrored (no fault, no migration), averaged over many calls. For
+ * virtio-hmm it is one job round trip through the virtqueues; it is what
+ * every migration batch pays a few times (see the closing table notes).
+ */
+static void bench_roundtrip(const char *name, int fd)
+{
+	double v[MAX_RUNS];
+	void *p = buffer(PAGE);
+	int i, j, calls = 200;
+
+	fill(p, PAGE, 0);
+	if (dmirror(fd, HMM_DMIRROR_READ, p, PAGE, NULL))
+		die("READ");
+	for (i = 0; i < runs; i++) {
+		double t = now();
+
+		for (j = 0; j < calls; j++)
+			if (dmirror(fd, HMM_DMIRROR_READ, p, PAGE, NULL))
+				die("READ");
+		v[i] = (now() - t) / calls * 1e6;
+	}
+	report(name, "op_roundtrip", PAGE, "us", v, runs);
+	munmap(p, PAGE);
+}
+
 static void bench_memcpy(size_t size)
 {
 	double v[MAX_RUNS];
@@ -319,6 +346,8 @@ int main(int argc, char **argv)
 			bench_exclusive(name, fd, 2 * MiB);
 		if (group("invalidate"))
 			bench_invalidate(name, fd, 2 * MiB);
+		if (group("roundtrip"))
+			bench_roundtrip(name, fd);
 		close(fd);
 	}
 	return 0;
