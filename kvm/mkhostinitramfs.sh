@@ -31,6 +31,11 @@ cp /usr/share/qemu/{linuxboot_dma.bin,kvmvapic.bin} "$root/usr/share/qemu/"
 cp "$KOUT/arch/x86/boot/bzImage" "$root/l2/bzImage"
 cp "$INITRAMFS" "$root/l2/initramfs.cpio"
 install -m 0755 "$TOP/tests/host/run-l2.sh" "$root/usr/local/bin/run-l2"
+# the host-side test scripts (the host module's test binary comes with the
+# guest cpio, from build/guest-bin/)
+for f in "$TOP"/tests/host/*.sh; do
+	[ "${f##*/}" = run-l2.sh ] || install -m 0755 "$f" "$root/usr/local/bin/"
+done
 
 (cd "$root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc --owner=0:0 --quiet) >"$root.payload"

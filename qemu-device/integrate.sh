@@ -45,6 +45,8 @@ add_line meson.build "    'hw/virtio/virtio-hmm'," "^    'hw\/virtio',$"
 
 # The shared wire-format header, included as "standard-headers/linux/virtio_hmm.h".
 link include/standard-headers/linux/virtio_hmm.h "$repo/include/linux/virtio_hmm.h"
+# The host module's uapi (backend=host), a Linux header with ioctls.
+link linux-headers/linux/vhmm_host.h "$repo/include/linux/vhmm_host.h"
 # virtio_init() asserts that the device id has a name in virtio.c's table.
 add_line hw/virtio/virtio.c '#include "standard-headers/linux/virtio_hmm.h"' \
 	"^#include CONFIG_DEVICES"

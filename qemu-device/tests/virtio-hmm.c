@@ -12,6 +12,11 @@
 #include "standard-headers/linux/virtio_ring.h"
 #include "virtio-hmm.h"
 
+const char *qvirtio_hmm_backend(void)
+{
+    return getenv("QTEST_VIRTIO_HMM_BACKEND");
+}
+
 static void qvirtio_hmm_cleanup(QVirtioHMM *hmm)
 {
     int i;
@@ -104,6 +109,13 @@ static void qvirtio_hmm_register_nodes(void)
     QOSGraphEdgeOptions opts = {
         .extra_device_opts = "addr=04.0",
     };
+    const char *backend = qvirtio_hmm_backend();
+
+    if (backend) {
+        /* lives as long as the graph */
+        opts.extra_device_opts = g_strdup_printf("addr=04.0,backend=%s",
+                                                 backend);
+    }
 
     add_qpci_address(&opts, &addr);
     qos_node_create_driver("virtio-hmm-pci", qvirtio_hmm_pci_create);

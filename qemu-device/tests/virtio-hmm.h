@@ -35,5 +35,10 @@ struct QVirtioHMMPCI {
  * the test driver understands, set up the three virtqueues, DRIVER_OK.
  */
 void qvirtio_hmm_setup(QVirtioHMM *hmm);
+/*
+ * The device's backend= under test: $QTEST_VIRTIO_HMM_BACKEND (e.g. "host"
+ * in the host VM), NULL for the default
+ */
+const char *qvirtio_hmm_backend(void);
 
 #endif

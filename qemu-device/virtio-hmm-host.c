@@ -1,0 +1,120 @@
+/*
+ * virtio-hmm backend=host: device memory in host device-private memory
+ *
+ * With backend=host the device memory (the RAM region of vram-size that
+ * realize allocates) is registered with the host module, host-module/
+ * (/dev/vhmm_host, uapi linux/vhmm_host.h), which moves it into host
+ * MEMORY_DEVICE_PRIVATE pages.  From then on QEMU never touches it with
+ * the CPU (if anything does, the host kernel brings the page back to RAM
+ * transparently): every copy of the copy and execution engines goes
+ * through VHMM_HOST_IOC_COPY, with both sides given as QEMU virtual
+ * addresses.  The module reaches guest RAM with hmm_range_fault() under
+ * an MMU interval notifier on QEMU's mm, so guest RAM is never pinned and
+ * host-side invalidations (swap, page migration, KSM, munmap) drop the
+ * module's cached translations.  QEMU caches no translation of its own:
+ * GPA -> HVA is looked up for every access, under RCU.
+ *
+ * Guest-visible behaviour is that of the default backend.
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or
+ * (at your option) any later version.  See the COPYING file in the
+ * top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include <sys/ioctl.h>
+#include <linux/vhmm_host.h>
+#include "qapi/error.h"
+#include "qemu/madvise.h"
+#include "hw/virtio/virtio-hmm.h"
+#include "trace.h"
+
+#define VHMM_HOST_DEVICE "/dev/vhmm_host"
+
+typedef struct VirtIOHMMHost {
+    int fd;
+} VirtIOHMMHost;
+
+static bool hmm_host_realize(VirtIOHMM *s, Error **errp)
+{
+    g_autofree VirtIOHMMHost *h = g_new0(VirtIOHMMHost, 1);
+    struct vhmm_host_region r = {
+        .addr = (uintptr_t)s->devmem_ptr,
+        .size = s->devmem_size,
+    };
+
+    h->fd = qemu_open(VHMM_HOST_DEVICE, O_RDWR, errp);
+    if (h->fd < 0) {
+        error_prepend(errp, "'backend=host' needs the vhmm_host host "
+                      "module loaded: ");
+        return false;
+    }
+    if (ioctl(h->fd, VHMM_HOST_IOC_REGISTER, &r) < 0) {
+        error_setg_errno(errp, errno, "cannot register %" PRIu64 " bytes "
+                         "of device memory with " VHMM_HOST_DEVICE,
+                         s->devmem_size);
+        close(h->fd);
+        return false;
+    }
+    trace_virtio_hmm_host_register(r.addr, r.size, r.npages);
+    s->backend_state = g_steal_pointer(&h);
+    return true;
+}
+
+static void hmm_host_unrealize(VirtIOHMM *s)
+{
+    VirtIOHMMHost *h = s->backend_state;
+
+    /*
+     * The device memory goes away with the device: drop its pages rather
+     * than have the module copy them back to RAM when the file closes.
+     */
+    qemu_madvise(s->devmem_ptr, s->devmem_size, QEMU_MADV_DONTNEED);
+    close(h->fd);
+    g_free(h);
+    s->backend_state = NULL;
+}
+
+/*
+ * Copy through the module.  An entry must not cross a host page on either
+ * side, so a range is cut where either side crosses one: at most three
+ * entries per device page.
+ */
+static bool hmm_host_copy(VirtIOHMM *s, void *dst, const void *src,
+                          size_t len)
+{
+    VirtIOHMMHost *h = s->backend_state;
+    const uintptr_t page = qemu_real_host_page_size();
+    struct vhmm_host_copy_entry ent[VHMM_HOST_COPY_MAX];
+    struct vhmm_host_copy c = { .entries = (uintptr_t)ent };
+    uintptr_t d = (uintptr_t)dst, sr = (uintptr_t)src;
+
+    while (len) {
+        c.nr = 0;
+        while (len && c.nr < VHMM_HOST_COPY_MAX) {
+            size_t n = MIN(len, MIN(page - (sr & (page - 1)),
+                                    page - (d & (page - 1))));
+
+            ent[c.nr].src = sr;
+            ent[c.nr].dst = d;
+            ent[c.nr].len = n;
+            c.nr++;
+            sr += n;
+            d += n;
+            len -= n;
+        }
+        c.done = 0;
+        if (ioctl(h->fd, VHMM_HOST_IOC_COPY, &c) < 0) {
+            trace_virtio_hmm_host_copy_error(ent[c.done].src, ent[c.done].dst,
+                                             ent[c.done].len, errno);
+            return false;
+        }
+    }
+    return true;
+}
+
+const VirtIOHMMBackendOps virtio_hmm_host_ops = {
+    .realize = hmm_host_realize,
+    .unrealize = hmm_host_unrealize,
+    .copy = hmm_host_copy,
+};
