@@ -17,6 +17,10 @@ PACKAGES=(
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev kmod rsync cpio
 	# guest userspace
 	busybox-static
+	# libvirt layer: the daemon and its QEMU driver run by hand, no
+	# libvirt-daemon-system (it pulls in systemd-sysv); xmllint for
+	# virt-xml-validate (docs/libvirt.md)
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
 	# make fuzz: QEMU built with clang, libFuzzer and ASan/UBSan
 	clang libclang-rt-14-dev
 )
