@@ -126,6 +126,7 @@ static void virtio_hmm_pci_instance_init(Object *obj)
 
     virtio_instance_init_common(obj, &dev->vdev, sizeof(dev->vdev),
                                 TYPE_VIRTIO_HMM);
+    object_property_add_alias(obj, "stats", OBJECT(&dev->vdev), "stats");
 }
 
 static const VirtioPCIDeviceTypeInfo virtio_hmm_pci_info = {

@@ -7,10 +7,13 @@
  * the list migrates into device memory and the device walks it there; the
  * CPU walks it again, which brings it back to system memory; the device's
  * statistics show what happened. Exit status 0 only if every sum agrees.
+ * Written on libvhmm (include/vhmm.h), as an application would be.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include "vhmm_test.h"
+#include <unistd.h>
+#include "vhmm.h"
 
 #define NODES	20000
 
@@ -22,11 +25,11 @@ struct node {
 
 static unsigned long pagesz;
 
-static void print_stats(int fd, const char *when)
+static void print_stats(struct vhmm_dev *dev, const char *when)
 {
-	struct virtio_hmm_ioc_stats s;
+	struct vhmm_stats s;
 
-	if (vhmm_stats(fd, &s))
+	if (vhmm_get_stats(dev, &s))
 		return;
 	printf("  stats %s: device faults %llu in %llu batches, migrated %llu pages to device / %llu back, CPU faults on device memory %llu, invalidations %llu, device pages in use %llu\n",
 	       when, (unsigned long long)s.faults,
@@ -38,35 +41,62 @@ static void print_stats(int fd, const char *when)
 	       (unsigned long long)s.devmem_used);
 }
 
-static unsigned long count_on_device(int fd, uintptr_t lo, unsigned long npages)
+static unsigned long count_on_device(struct vhmm_dev *dev, uintptr_t lo,
+				     unsigned long npages)
 {
-	unsigned char *m = malloc(npages);
+	uint8_t *m = malloc(npages);
 	unsigned long i, n = 0;
 
-	if (!m || vhmm_dmirror(fd, HMM_DMIRROR_SNAPSHOT, (void *)lo, m, npages,
-			       NULL))
+	if (!m || vhmm_snapshot(dev, (void *)lo, npages, m)) {
+		free(m);
 		return 0;
+	}
 	for (i = 0; i < npages; i++)
-		if ((m[i] & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL ||
-		    (m[i] & 0xf0) == HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL)
+		if (m[i] & VHMM_PAGE_DEVICE)
 			n++;
 	free(m);
 	return n;
 }
 
-static int chase(int fd, struct node *head, uint64_t expect, const char *what)
+static int chase(struct vhmm_dev *dev, struct node *head, uint64_t expect,
+		 const char *what)
 {
-	uint64_t sum = 0, nodes = 0;
-	int ret = vhmm_job_chase(fd, head, offsetof(struct node, value), 8,
-				 NODES + 1, &sum, &nodes);
+	struct vhmm_chase_result r = { 0 };
+	int ret = vhmm_chase(dev, head, offsetof(struct node, next),
+			     offsetof(struct node, value), 8, NODES + 1, &r);
 
 	printf("  device walked %llu nodes %s: sum %llu (expected %llu) %s\n",
-	       (unsigned long long)nodes, what, (unsigned long long)sum,
+	       (unsigned long long)r.nodes, what, (unsigned long long)r.sum,
 	       (unsigned long long)expect,
-	       !ret && sum == expect ? "OK" : "MISMATCH");
+	       !ret && r.sum == expect ? "OK" : "MISMATCH");
 	if (ret)
-		printf("  CHASE failed: %s\n", strerror(-ret));
-	return !ret && sum == expect && nodes == NODES;
+		printf("  CHASE failed: %s\n", vhmm_strerror(ret));
+	return !ret && r.sum == expect && r.nodes == NODES;
+}
+
+/* The first device, preferring private device memory */
+static struct vhmm_dev *open_device(void)
+{
+	int idx[64], n, i, ret;
+	struct vhmm_dev *dev, *any = NULL;
+
+	n = vhmm_list(idx, 64);
+	for (i = 0; i < n && i < 64; i++) {
+		struct vhmm_info info;
+
+		if (vhmm_open(idx[i], &dev))
+			continue;
+		ret = vhmm_get_info(dev, &info);
+		if (!ret && info.mode == VHMM_MODE_PRIVATE) {
+			vhmm_close(any);
+			return dev;
+		}
+		if (!ret && !any)
+			any = dev;
+		else
+			vhmm_close(dev);
+	}
+	return any;
 }
 
 int main(void)
@@ -75,21 +105,14 @@ int main(void)
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	uint64_t expect = 0, sum;
 	unsigned long npages, on_dev, i;
-	struct hmm_dmirror_cmd cmd;
-	void *bounce;
-	int idx, fd, ok = 1;
+	struct vhmm_info info;
+	struct vhmm_dev *dev;
+	int ret, ok = 1;
 
 	pagesz = sysconf(_SC_PAGESIZE);
-	idx = vhmm_find("private", 0);
-	if (idx < 0)
-		idx = vhmm_find("coherent", 0);
-	if (idx < 0) {
+	dev = open_device();
+	if (!dev) {
 		printf("no virtio-hmm device\n");
-		return 1;
-	}
-	fd = vhmm_open_index(idx);
-	if (fd < 0) {
-		perror("open");
 		return 1;
 	}
 	printf("1. the CPU builds a linked list of %d nodes with malloc()\n", NODES);
@@ -107,26 +130,26 @@ int main(void)
 	lo &= ~(pagesz - 1);
 	hi = (hi + pagesz - 1) & ~(pagesz - 1);
 	npages = (hi - lo) / pagesz;
-	printf("   list spans %lu pages at %#lx, /dev/virtio_hmm%d\n", npages,
-	       (unsigned long)lo, idx);
-	print_stats(fd, "before");
+	printf("   list spans %lu pages at %#lx, /dev/virtio_hmm%d (%s)\n",
+	       npages, (unsigned long)lo, vhmm_index(dev),
+	       vhmm_get_info(dev, &info) ? "?" : vhmm_mode_name(info.mode));
+	print_stats(dev, "before");
 
 	printf("2. the device walks it through shared virtual memory (CHASE)\n");
-	ok &= chase(fd, head, expect, "in system memory");
-	print_stats(fd, "after walk");
+	ok &= chase(dev, head, expect, "in system memory");
+	print_stats(dev, "after walk");
 
 	printf("3. the list migrates into device memory (MIGRATE_TO_DEV)\n");
-	bounce = malloc(npages * pagesz);
-	if (!bounce || vhmm_dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, (void *)lo,
-				    bounce, npages, &cmd)) {
-		printf("   migration failed: %s\n", strerror(errno));
+	ret = vhmm_migrate_to_device(dev, (void *)lo, npages, NULL);
+	if (ret) {
+		printf("   migration failed: %s\n", vhmm_strerror(ret));
 		return 1;
 	}
-	on_dev = count_on_device(fd, lo, npages);
+	on_dev = count_on_device(dev, lo, npages);
 	printf("   %lu of %lu pages now in device memory\n", on_dev, npages);
 	ok &= on_dev > 0;
-	ok &= chase(fd, head, expect, "in device memory");
-	print_stats(fd, "after migration");
+	ok &= chase(dev, head, expect, "in device memory");
+	print_stats(dev, "after migration");
 
 	printf("4. the CPU walks the list: its pages come back on touch\n");
 	for (sum = 0, n = head; n; n = n->next)
@@ -134,10 +157,10 @@ int main(void)
 	printf("   CPU sum %llu %s\n", (unsigned long long)sum,
 	       sum == expect ? "OK" : "MISMATCH");
 	ok &= sum == expect;
-	on_dev = count_on_device(fd, lo, npages);
+	on_dev = count_on_device(dev, lo, npages);
 	printf("   %lu pages left in device memory\n", on_dev);
-	print_stats(fd, "after CPU walk");
+	print_stats(dev, "after CPU walk");
 	printf("%s\n", ok ? "demo: OK" : "demo: FAILED");
-	close(fd);
+	vhmm_close(dev);
 	return ok ? 0 : 1;
 }

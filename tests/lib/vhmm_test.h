@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the guest programs that drive /dev/virtio_hmm<N>
- * (tests/guest/vhmm-tests.c, tests/guest/vhmm-demo.c).
+ * Helpers for the guest programs that drive /dev/virtio_hmm<N> through the
+ * raw uapi (tests/guest/vhmm-tests.c checks the driver's ioctls themselves).
+ * Applications use libvhmm (include/vhmm.h) instead, as vhmm-demo.c does.
  */
 #ifndef VHMM_TEST_H
 #define VHMM_TEST_H
