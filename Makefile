@@ -2,20 +2,23 @@
 #
 #   make deps     install the Debian packages the build and tests need (root)
 #   make          build QEMU, the guest kernel, the modules and the initramfs
+#   make lib      libvhmm (static, shared, pkg-config) and the vhmm CLI
 #   make check    run every test layer; last line "N passed, N failed, N skipped"
 #   make check-debug  the guest suites on a KASAN/lockdep/DEBUG_VM kernel
+#   make check-host   the host layer plus an L2 guest on backend=host
 #   make demo     boot a guest with virtio-hmm devices and show it working
 #   make bench    virtio-hmm against test_hmm and memcpy, and the device's
 #                 request rates through qtest; tables + build/bench.json
 #   make fuzz     QEMU's generic fuzzer (ASan/UBSan) on the device, FUZZ_TIME=600 s
+#   make stress   the guest stress test for STRESS_TIME=600 s (FLAVOUR=debug: KASAN)
 #   make clean    remove build/ except the downloaded sources
 
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all deps qemu kernel modules guest-bin unit initramfs check check-debug demo bench fuzz shell clean distclean
+.PHONY: all deps qemu kernel modules lib guest-bin unit initramfs check check-debug demo bench fuzz stress shell clean distclean
 
-all: qemu kernel modules guest-bin unit initramfs
+all: qemu kernel modules lib guest-bin unit initramfs
 
 deps:
 	scripts/deps.sh
@@ -29,11 +32,15 @@ kernel:
 modules: kernel
 	scripts/build-modules.sh
 
-guest-bin: kernel
+# libvhmm (lib/, include/vhmm.h): static and shared, pkg-config, host CLI
+lib:
+	scripts/build-lib.sh
+
+guest-bin: kernel lib
 	scripts/build-guest-bin.sh
 
 # host-side unit tests (they read lib/test_hmm_uapi.h from the kernel source)
-unit: kernel
+unit: kernel lib
 	scripts/build-unit.sh
 
 initramfs: kernel modules guest-bin
@@ -41,6 +48,12 @@ initramfs: kernel modules guest-bin
 
 check: all
 	scripts/check.sh
+
+# the host module in a host VM, with an L2 guest on backend=host (nested
+# TCG: slow, so not part of make check)
+.PHONY: check-host
+check-host: all
+	HOST_L2=1 scripts/check.sh host
 
 # the guest suites on the debug kernel (KASAN, lockdep, DEBUG_VM)
 check-debug: all
@@ -54,6 +67,9 @@ demo: all
 
 bench: all
 	scripts/bench.sh
+
+stress: all
+	scripts/stress.sh
 
 fuzz: qemu
 	scripts/build-fuzz.sh

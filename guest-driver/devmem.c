@@ -42,9 +42,11 @@
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include "vhmm.h"
+#include "vhmm_trace.h"
 
 #define VHMM_MIGRATE_CHUNK	64	/* pages per migrate_vma batch */
 #define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
+#define VHMM_EVICT_PASSES	100	/* 20 ms apart: pages busy for 2 s */
 
 static struct vhmm_device *vhmm_page_device(struct page *page)
 {
@@ -85,13 +87,19 @@ u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page)
  * @dst: @n destination addresses
  * @n: number of pages
  *
+ * A batch that fails with -EIO (the device could not access a page) is
+ * tried again, VHMM_COPY_TRIES times in all: the destination pages are not
+ * in use until the migration completes, so a partial copy is harmless.
+ *
  * Context: process context, may sleep.
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno; -ENOSPC when the device reports its
+ * memory exhausted.
  */
 int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		    const u64 *dst, unsigned long n)
 {
 	unsigned long done = 0;
+	unsigned int tries = 0;
 
 	while (done < n) {
 		unsigned long nr = min_t(unsigned long, n - done,
@@ -119,11 +127,18 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		}
 		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
 		vhmm_req_put(req);
+		if (ret == -EIO && ++tries < VHMM_COPY_TRIES) {
+			atomic64_inc(&vd->stats.copy_retries);
+			continue;
+		}
 		if (ret) {
-			dev_err(&vd->vdev->dev, "COPY dir %u of %lu pages: %d\n",
-				dir, nr, ret);
+			if (ret != -ENOSPC && ret != -ENODEV)
+				dev_err_ratelimited(&vd->vdev->dev,
+						    "COPY dir %u of %lu pages: %d\n",
+						    dir, nr, ret);
 			return ret;
 		}
+		tries = 0;
 		done += nr;
 	}
 	return 0;
@@ -218,6 +233,10 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 		}
 	} else {
 		atomic64_add(n, &vd->stats.pages_to_sys);
+		/* no range for an eviction (no vma) */
+		trace_vhmm_migrate_to_ram(vd->index, start, vma ?
+					  start + (npages << PAGE_SHIFT) : 0,
+					  n);
 	}
 out_free:
 	kfree(to);
@@ -266,18 +285,26 @@ static const struct dev_pagemap_ops vhmm_devmem_ops = {
 	.migrate_to_ram = vhmm_devmem_migrate_to_ram,
 };
 
-/* Allocate device pages for the system pages selected in src[], copy. */
-static void vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
-				    struct migrate_vma *args, bool *short_mem)
+/*
+ * Allocate device pages for the system pages selected in src[], copy. On
+ * failure nothing migrates (the system pages keep the data): -ENOSPC when
+ * the device reported its memory exhausted (*short_mem is set, as when the
+ * allocator runs out), another errno when the copy failed.
+ */
+static int vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
+				   struct migrate_vma *args, bool *short_mem)
 {
 	struct vhmm_device *vd = mirror->vd;
 	unsigned long i, n = 0, npages = args->npages;
 	u64 *from, *to;
+	int ret = -ENOMEM;
 
 	from = kmalloc_array(npages, sizeof(*from), GFP_KERNEL);
 	to = kmalloc_array(npages, sizeof(*to), GFP_KERNEL);
-	if (!from || !to)
+	if (!from || !to) {
+		memset(args->dst, 0, npages * sizeof(*args->dst));
 		goto out_free;
+	}
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage;
@@ -300,7 +327,12 @@ static void vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	if (vhmm_copy_pages(vd, VIRTIO_HMM_COPY_TO_DEV, from, to, n)) {
+	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_TO_DEV, from, to, n);
+	if (ret == -ENOSPC) {
+		atomic64_inc(&vd->stats.devmem_full);
+		*short_mem = true;
+	}
+	if (ret) {
 		for (i = 0; i < npages; i++) {
 			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
 
@@ -314,6 +346,7 @@ static void vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
 out_free:
 	kfree(to);
 	kfree(from);
+	return ret;
 }
 
 /*
@@ -390,8 +423,11 @@ static void vhmm_devmem_map_migrated(struct vhmm_mirror *mirror,
  * @short_of_memory: set when device memory ran out (the rest stays in
  *	system memory)
  *
- * Context: process context; takes the mmap lock and @mirror->mutex.
- * Return: 0, or -EINVAL when part of the range is not a readable mapping.
+ * Context: process context; takes @vd->migrate_sem for reading, the mmap
+ * lock and @mirror->mutex.
+ * Return: 0, -EINVAL when part of the range is not a readable mapping, or
+ * the error of the copy engine (-EIO, -ENODEV, ...); pages that did not
+ * migrate keep their data in system memory.
  */
 int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 			unsigned long end, bool *short_of_memory)
@@ -402,7 +438,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 	struct migrate_vma args = {};
 	unsigned long addr, next, i, gen, moved;
 	u64 *ptes;
-	int ret = 0;
+	int ret = 0, copied;
 
 	if (!vd->dm_ready)
 		return -EOPNOTSUPP;
@@ -416,12 +452,17 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		return -EINVAL;
 	}
 	mutex_lock(&mirror->migrate_lock);
+	down_read(&vd->migrate_sem);
 	mmap_read_lock(mm);
 	for (addr = start; addr < end; addr = next) {
 		struct vm_area_struct *vma = vma_lookup(mm, addr);
 
 		if (!vma || !(vma->vm_flags & VM_READ)) {
 			ret = -EINVAL;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
 			break;
 		}
 		next = min3(end, addr + (VHMM_MIGRATE_CHUNK << PAGE_SHIFT),
@@ -449,20 +490,34 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		mutex_unlock(&mirror->mutex);
 		if (ret)
 			break;
-		vhmm_devmem_copy_to_dev(mirror, &args, short_of_memory);
+		copied = vhmm_devmem_copy_to_dev(mirror, &args,
+						 short_of_memory);
 		migrate_vma_pages(&args);
 		moved = 0;
 		for (i = 0; i < args.npages; i++)
 			if (args.dst[i] && (args.src[i] & MIGRATE_PFN_MIGRATE))
 				moved++;
 		atomic64_add(moved, &vd->stats.pages_to_dev);
+		trace_vhmm_migrate_to_dev(vd->index, mirror->asid, addr, next,
+					  moved);
 		mutex_lock(&mirror->mutex);
 		if (mirror->gen == gen)
 			vhmm_devmem_map_migrated(mirror, &args, ptes);
 		mutex_unlock(&mirror->mutex);
 		migrate_vma_finalize(&args);
+		/*
+		 * A failed copy migrated nothing of this batch: the data is
+		 * still in system memory. Device memory exhausted is no error
+		 * (the rest stays in system memory, as when the allocator
+		 * runs out); a failed copy engine is.
+		 */
+		if (copied) {
+			ret = copied == -ENOSPC ? 0 : copied;
+			break;
+		}
 	}
 	mmap_read_unlock(mm);
+	up_read(&vd->migrate_sem);
 	mutex_unlock(&mirror->migrate_lock);
 	mmput(mm);
 	kfree(ptes);
@@ -477,7 +532,8 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
  * @cpages: incremented by the number of pages migrated
  *
  * Context: process context; takes the mmap lock.
- * Return: 0, or -EINVAL when part of the range is not a readable mapping.
+ * Return: 0, -EINVAL when part of the range is not a readable mapping, or
+ * the error of the copy engine.
  */
 int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long *cpages)
@@ -486,7 +542,7 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 	struct mm_struct *mm = mirror->notifier.mm;
 	struct migrate_vma args = {};
 	unsigned long addr, next, i, *src, *dst;
-	int ret = 0;
+	int ret = 0, copied;
 
 	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src), GFP_KERNEL);
 	if (!src)
@@ -518,8 +574,9 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 		ret = migrate_vma_setup(&args);
 		if (ret)
 			break;
-		if (vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, vma,
-					    addr))
+		copied = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages,
+						 vma, addr);
+		if (copied)
 			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
 		migrate_vma_pages(&args);
 		for (i = 0; i < args.npages; i++)
@@ -527,6 +584,11 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 			    (src[i] & MIGRATE_PFN_MIGRATE))
 				(*cpages)++;
 		migrate_vma_finalize(&args);
+		/* what did not come back is still in device memory, intact */
+		if (copied) {
+			ret = copied;
+			break;
+		}
 	}
 	mmap_read_unlock(mm);
 	mmput(mm);
@@ -586,10 +648,17 @@ void vhmm_devmem_evict_all(struct vhmm_device *vd)
 	spin_lock(&vd->dm_lock);
 	vd->dm_removing = true;
 	spin_unlock(&vd->dm_lock);
+	/*
+	 * Wait for migrations to the device in progress: they may still
+	 * install pages they allocated before the allocator closed.
+	 */
+	down_write(&vd->migrate_sem);
+	up_write(&vd->migrate_sem);
 	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src),
 		      GFP_KERNEL | __GFP_NOFAIL);
 	dst = src + VHMM_MIGRATE_CHUNK;
-	for (pass = 0; pass < 10 && vhmm_devmem_used(vd); pass++) {
+	for (pass = 0; pass < VHMM_EVICT_PASSES && vhmm_devmem_used(vd);
+	     pass++) {
 		if (pass)
 			msleep(20);
 		moved += vhmm_devmem_evict_pass(vd, src, dst);

@@ -247,6 +247,10 @@ int vhmm_request(struct vhmm_device *vd, struct vhmm_req *req,
 	ret = vhmm_submit(vd, &vd->reqq, sgs, 1, 1, req, VHMM_REQ_TIMEOUT);
 	if (ret)
 		return ret;
+	/* taken back by remove */
+	if (le32_to_cpu(req->tail->status) == VHMM_S_NOT_DONE &&
+	    READ_ONCE(vd->dead))
+		return -ENODEV;
 	return vhmm_status_errno(le32_to_cpu(req->tail->status));
 }
 
@@ -374,6 +378,9 @@ static int vhmm_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "evictions: %lld\n", atomic64_read(&s->evictions));
 	seq_printf(m, "invalidations: %lld\n",
 		   atomic64_read(&s->invalidations));
+	seq_printf(m, "copy_retries: %lld\n", atomic64_read(&s->copy_retries));
+	seq_printf(m, "job_replays: %lld\n", atomic64_read(&s->job_replays));
+	seq_printf(m, "devmem_full: %lld\n", atomic64_read(&s->devmem_full));
 	seq_printf(m, "devmem_pages: %lu\n", vd->dm_nr_pages);
 	seq_printf(m, "devmem_used: %lu\n", vd->dm_nr_pages - nr_free);
 	return 0;
@@ -504,6 +511,7 @@ static int vhmm_probe(struct virtio_device *vdev)
 	vd->vdev = vdev;
 	vdev->priv = vd;
 	init_rwsem(&vd->io_lock);
+	init_rwsem(&vd->migrate_sem);
 	ida_init(&vd->asids);
 	xa_init_flags(&vd->jobs, XA_FLAGS_ALLOC1);
 	spin_lock_init(&vd->dm_lock);

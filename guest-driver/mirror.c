@@ -41,9 +41,11 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include "vhmm.h"
+#include "vhmm_trace.h"
 
 #define VHMM_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define VHMM_EXCL_CHUNK		64	/* pages per make_device_exclusive_range() */
+#define VHMM_COW_TRIES		(2 * VHMM_FAULT_CHUNK) /* see vhmm_mirror_fault() */
 
 /**
  * vhmm_page_pte() - device page table address of a page
@@ -270,6 +272,7 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 	} else {
 		mirror->gen++;
 	}
+	trace_vhmm_invalidate(vd->index, mirror->asid, range, start, end);
 	if (start < end) {
 		ret = vhmm_mirror_unmap(mirror, start, end, 0);
 		if (ret && ret != -ENODEV)
@@ -381,8 +384,40 @@ void vhmm_mirror_destroy(struct vhmm_mirror *mirror)
 	kfree(mirror);
 }
 
+/*
+ * hmm_range_fault() returns the owner's device-private pages as they are,
+ * without faulting, even when write access was asked for and the entry is
+ * read-only (shared copy-on-write after fork()): mapping those read-only
+ * would make the device fault again forever. Find the first such page.
+ */
+static bool vhmm_range_cow_page(struct vhmm_device *vd,
+				const struct hmm_range *range,
+				unsigned long *va)
+{
+	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
+
+	if (!(range->default_flags & HMM_PFN_REQ_WRITE))
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned long hpfn = range->hmm_pfns[i];
+
+		if ((hpfn & HMM_PFN_VALID) && !(hpfn & HMM_PFN_WRITE) &&
+		    is_device_private_page(hmm_pfn_to_page(hpfn)) &&
+		    vhmm_devmem_is_ours(vd, hmm_pfn_to_page(hpfn))) {
+			*va = range->start + (i << PAGE_SHIFT);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Fault in and map one chunk. Returns -EAGAIN with *cow_va set when a
+ * device-private page must come back to system memory first.
+ */
 static int vhmm_mirror_range_fault(struct vhmm_mirror *mirror,
-				   struct hmm_range *range, u64 *ptes)
+				   struct hmm_range *range, u64 *ptes,
+				   unsigned long *cow_va)
 {
 	struct mm_struct *mm = mirror->notifier.mm;
 	unsigned long timeout =
@@ -401,6 +436,8 @@ static int vhmm_mirror_range_fault(struct vhmm_mirror *mirror,
 			continue;
 		if (ret)
 			return ret;
+		if (vhmm_range_cow_page(mirror->vd, range, cow_va))
+			return -EAGAIN;
 		mutex_lock(&mirror->mutex);
 		if (!mmu_interval_read_retry(range->notifier,
 					     range->notifier_seq))
@@ -440,6 +477,7 @@ int vhmm_mirror_fault(struct vhmm_mirror *mirror, unsigned long start,
 		.dev_private_owner = mirror->vd,
 	};
 	unsigned long addr;
+	unsigned int cow_tries = 0;
 	int ret = 0;
 
 	pfns = kmalloc_array(VHMM_FAULT_CHUNK, sizeof(*pfns), GFP_KERNEL);
@@ -454,9 +492,19 @@ int vhmm_mirror_fault(struct vhmm_mirror *mirror, unsigned long start,
 		goto out_free;
 	}
 	for (addr = start; addr < end; addr = range.end) {
+		unsigned long cow_va, moved = 0;
+
 		range.start = addr;
 		range.end = min(addr + (VHMM_FAULT_CHUNK << PAGE_SHIFT), end);
-		ret = vhmm_mirror_range_fault(mirror, &range, ptes);
+		ret = vhmm_mirror_range_fault(mirror, &range, ptes, &cow_va);
+		if (ret == -EAGAIN && cow_tries++ < VHMM_COW_TRIES) {
+			/* back to system memory, where the write breaks COW */
+			ret = vhmm_migrate_to_sys(mirror, cow_va,
+						  cow_va + PAGE_SIZE, &moved);
+			range.end = addr;	/* this chunk again */
+		} else if (ret == -EAGAIN) {
+			ret = -EBUSY;
+		}
 		if (ret)
 			break;
 	}
@@ -562,8 +610,10 @@ int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
 	struct virtio_hmm_head *head = sg_virt(sgs[0]);
 	int ret;
 
-	ret = xa_alloc(&vd->jobs, &job->tag, job, xa_limit_31b, GFP_KERNEL);
-	if (ret)
+	/* cyclic: a stale or duplicated fault record must not name a new job */
+	ret = xa_alloc_cyclic(&vd->jobs, &job->tag, job, xa_limit_31b,
+			      &vd->next_tag, GFP_KERNEL);
+	if (ret < 0)
 		return ret;
 	head->tag = cpu_to_le64(job->tag);
 	head->asid = cpu_to_le32(job->mirror->asid);
@@ -575,6 +625,61 @@ int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
 	if (ret)
 		xa_erase(&vd->jobs, job->tag);
 	return ret;
+}
+
+/* FAULT_REPLY naming one job, without a fault record to answer */
+static int vhmm_job_reply(struct vhmm_job *job, u32 action)
+{
+	struct virtio_hmm_req_fault_reply *r;
+	struct virtio_hmm_reply_entry *e;
+	struct vhmm_req *req;
+	size_t out = sizeof(*r) + sizeof(*e);
+	int ret;
+
+	req = vhmm_req_alloc(out + sizeof(struct virtio_hmm_tail), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	r = vhmm_req_data(req);
+	r->head.type = cpu_to_le16(VIRTIO_HMM_T_FAULT_REPLY);
+	r->nr = cpu_to_le32(1);
+	e = (struct virtio_hmm_reply_entry *)(r + 1);
+	e->tag = cpu_to_le64(job->tag);
+	e->asid = cpu_to_le32(job->mirror->asid);
+	e->action = cpu_to_le32(action);
+	ret = vhmm_request(job->mirror->vd, req, out,
+			   sizeof(struct virtio_hmm_tail));
+	vhmm_req_put(req);
+	return ret;
+}
+
+/*
+ * Wait for a job. The device may lose a fault record (or the driver miss
+ * one): a job that neither completes nor faults for VHMM_JOB_POLL is
+ * replayed (RETRY: the device runs it again if it is stalled, and it faults
+ * again if it still must; a job that is not stalled is not affected). After
+ * VHMM_JOB_TIMEOUT it is canceled, so that the device gives its buffers
+ * back, and fails with -ETIMEDOUT.
+ */
+static int vhmm_job_wait(struct vhmm_job *job)
+{
+	struct vhmm_device *vd = job->mirror->vd;
+	unsigned long deadline = jiffies + VHMM_JOB_TIMEOUT;
+
+	while (!wait_for_completion_timeout(&job->req.done, VHMM_JOB_POLL)) {
+		if (time_after(jiffies, deadline)) {
+			job->err = -ETIMEDOUT;
+			vhmm_job_reply(job, VIRTIO_HMM_REPLY_CANCEL);
+			if (wait_for_completion_timeout(&job->req.done,
+							VHMM_JOB_POLL))
+				return 0;
+			dev_err(&vd->vdev->dev, "job %u: no answer from the device in %u ms\n",
+				job->tag, jiffies_to_msecs(VHMM_JOB_TIMEOUT));
+			return -ETIMEDOUT;
+		}
+		atomic64_inc(&vd->stats.job_replays);
+		vhmm_job_reply(job, VIRTIO_HMM_REPLY_RETRY);
+	}
+	return 0;
 }
 
 /**
@@ -598,7 +703,7 @@ int vhmm_job_finish(struct vhmm_job *job, int started)
 	if (started)
 		return started;
 	for (;;) {
-		ret = vhmm_wait(vd, &vd->jobq, &job->req, VHMM_JOB_TIMEOUT);
+		ret = vhmm_job_wait(job);
 		if (ret)
 			break;
 		status = le32_to_cpu(job->req.tail->status);
@@ -615,6 +720,9 @@ int vhmm_job_finish(struct vhmm_job *job, int started)
 	xa_erase(&vd->jobs, job->tag);
 	if (ret)
 		return ret;
+	/* taken back by remove */
+	if (status == VHMM_S_NOT_DONE && READ_ONCE(vd->dead))
+		return -ENODEV;
 	if (status == VIRTIO_HMM_S_CANCELED && job->err)
 		return job->err;
 	return vhmm_status_errno(status);
@@ -813,8 +921,11 @@ again:
 	if (!n)
 		goto out;
 	atomic64_inc(&vd->stats.fault_batches);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		trace_vhmm_fault(vd->index, items[i].asid, items[i].tag,
+				 items[i].va, items[i].access);
 		items[i].job = vhmm_job_get(vd, items[i].tag, items[i].asid);
+	}
 
 	for (i = 0; i < n; i++) {
 		struct vhmm_fault_item *it = &items[i];
@@ -828,6 +939,8 @@ again:
 			if (vhmm_fault_covered(&items[j], it))
 				break;
 		it->err = j < i ? items[j].err : vhmm_fault_resolve(it);
+		trace_vhmm_fault_resolve(vd->index, it->asid, it->tag,
+					 it->start, it->end, j < i, it->err);
 		if (it->err) {
 			it->job->err = it->err;
 			it->action = VIRTIO_HMM_REPLY_CANCEL;

@@ -4,7 +4,9 @@
  *
  * Theory of operation
  *
- * Each open creates a mirror of the opener's address space (mirror.c).
+ * Each open creates a mirror of the opener's address space (mirror.c); a
+ * process that got the file some other way (fork, SCM_RIGHTS) gets -EPERM
+ * from every ioctl and must open the device itself.
  * The first eight ioctls are lib/test_hmm_uapi.h's, with test_hmm's
  * semantics, but carried out by the device instead of by the CPU:
  *
@@ -36,6 +38,7 @@
 #include "vhmm.h"
 
 #define VHMM_SNAPSHOT_CHUNK	64
+#define VHMM_QUERY_CHUNK	512	/* CHECK_EXCLUSIVE entries per QUERY */
 #define VHMM_MAX_PARALLEL_JOBS	8
 #define VHMM_RANGE_JOB_BYTES	(64 * PAGE_SIZE)	/* FILL, COPY piece */
 
@@ -182,34 +185,47 @@ static u64 vhmm_rw_chunk(struct vhmm_device *vd)
 		     VHMM_JOB_MAX_PAGES * PAGE_SIZE) & PAGE_MASK;
 }
 
-/* READ or WRITE through a bounce buffer; test_hmm semantics. */
+/*
+ * READ or WRITE through a bounce buffer; test_hmm semantics. The bounce
+ * buffer holds one job's worth: the size of a command is the caller's to
+ * choose, kernel memory is not.
+ */
 static int vhmm_ioc_rw(struct vhmm_mirror *mirror, struct hmm_dmirror_cmd *cmd,
 		       bool write, bool nofault)
 {
-	u64 size = cmd->npages << PAGE_SHIFT;
-	u64 done = 0, faults = 0;
+	u64 size = cmd->npages << PAGE_SHIFT, chunk = vhmm_rw_chunk(mirror->vd);
+	u64 off, n, done, faults = 0;
+	char __user *uptr = u64_to_user_ptr(cmd->ptr);
 	void *bounce;
-	int ret;
+	int ret = 0;
 
-	bounce = kvzalloc(size, GFP_KERNEL);
+	bounce = kvzalloc(min(size, chunk), GFP_KERNEL);
 	if (!bounce)
 		return -ENOMEM;
-	if (write && copy_from_user(bounce, u64_to_user_ptr(cmd->ptr), size)) {
-		ret = -EFAULT;
-		goto out_free;
+	for (off = 0; off < size; off += n) {
+		n = min(chunk, size - off);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (write && copy_from_user(bounce, uptr + off, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		/* a fault resolves up to the end of the command */
+		ret = vhmm_rw_run(mirror, write ? VIRTIO_HMM_T_JOB_WRITE :
+				  VIRTIO_HMM_T_JOB_READ, cmd->addr + off, n, 0,
+				  0, bounce, cmd->addr + size, nofault, 1,
+				  chunk, &done, &faults);
+		if (ret == -ETIMEDOUT)
+			return ret;	/* the device may still write it: leak it */
+		if (!ret && !write && copy_to_user(uptr + off, bounce, n))
+			ret = -EFAULT;
+		if (ret)
+			break;
+		cmd->cpages += n >> PAGE_SHIFT;
 	}
-	ret = vhmm_rw_run(mirror, write ? VIRTIO_HMM_T_JOB_WRITE :
-			  VIRTIO_HMM_T_JOB_READ, cmd->addr, size, 0, 0,
-			  bounce, cmd->addr + size, nofault, 1,
-			  vhmm_rw_chunk(mirror->vd), &done, &faults);
-	if (ret == -ETIMEDOUT)
-		return ret;	/* the device may still write it: leak it */
-	if (!ret && !write &&
-	    copy_to_user(u64_to_user_ptr(cmd->ptr), bounce, size))
-		ret = -EFAULT;
-	cmd->cpages = done >> PAGE_SHIFT;
 	cmd->faults = faults;
-out_free:
 	kvfree(bounce);
 	return ret;
 }
@@ -254,24 +270,40 @@ static int vhmm_ioc_exclusive(struct vhmm_mirror *mirror,
 static int vhmm_ioc_check_exclusive(struct vhmm_mirror *mirror,
 				    struct hmm_dmirror_cmd *cmd)
 {
-	unsigned long i, n = cmd->npages;
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	unsigned long addr, i, n;
 	u64 *ptes;
-	int ret;
+	int ret = 0;
 
-	ptes = kvmalloc_array(n, sizeof(*ptes), GFP_KERNEL);
+	/* nothing outside what was ever mapped in the device can be atomic */
+	mutex_lock(&mirror->mutex);
+	start = max(start, mirror->lo);
+	end = min(end, mirror->hi);
+	mutex_unlock(&mirror->mutex);
+	ptes = kmalloc_array(VHMM_QUERY_CHUNK, sizeof(*ptes), GFP_KERNEL);
 	if (!ptes)
 		return -ENOMEM;
-	ret = vhmm_mirror_query(mirror, cmd->addr, ptes, n);
-	for (i = 0; !ret && i < n; i++) {
-		u64 pte = ptes[i];
+	for (addr = start; addr < end && !ret; addr += n << PAGE_SHIFT) {
+		n = min_t(unsigned long, VHMM_QUERY_CHUNK,
+			  (end - addr) >> PAGE_SHIFT);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = vhmm_mirror_query(mirror, addr, ptes, n);
+		for (i = 0; !ret && i < n; i++) {
+			u64 pte = ptes[i];
 
-		/* private device memory is atomic by nature, not exclusive */
-		if ((pte & VIRTIO_HMM_PTE_VALID) &&
-		    (pte & VIRTIO_HMM_PTE_ATOMIC) &&
-		    !((pte & VIRTIO_HMM_PTE_DEVMEM) && !mirror->vd->coherent))
-			ret = -EPERM;
+			/* private device memory is atomic by nature */
+			if ((pte & VIRTIO_HMM_PTE_VALID) &&
+			    (pte & VIRTIO_HMM_PTE_ATOMIC) &&
+			    !((pte & VIRTIO_HMM_PTE_DEVMEM) &&
+			      !mirror->vd->coherent))
+				ret = -EPERM;
+		}
 	}
-	kvfree(ptes);
+	kfree(ptes);
 	return ret;
 }
 
@@ -380,6 +412,11 @@ static int vhmm_ioc_snapshot(struct vhmm_mirror *mirror,
 	if (!mmget_not_zero(mm))
 		return -EINVAL;
 	for (addr = start; addr < end; addr = range.end) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		range.start = addr;
 		range.end = min(addr + (VHMM_SNAPSHOT_CHUNK << PAGE_SHIFT), end);
 		ret = vhmm_snapshot_range(mirror, &range, perm);
@@ -608,6 +645,13 @@ static long vhmm_fops_ioctl(struct file *filp, unsigned int ioc,
 	struct vhmm_mirror *mirror = filp->private_data;
 	void __user *uarg = (void __user *)arg;
 
+	/*
+	 * The file mirrors the address space of the process that opened it;
+	 * another process that holds it (inherited across fork, passed over
+	 * a socket) must not reach that memory through the device.
+	 */
+	if (current->mm != mirror->notifier.mm)
+		return -EPERM;
 	if (READ_ONCE(mirror->vd->dead))
 		return -ENODEV;
 	switch (ioc) {

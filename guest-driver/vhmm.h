@@ -34,6 +34,8 @@
 
 #define VHMM_REQ_TIMEOUT	(10 * HZ)	/* requestq round trip */
 #define VHMM_JOB_TIMEOUT	(25 * HZ)	/* job including its faults */
+#define VHMM_JOB_POLL		(2 * HZ)	/* then replay it (lost fault) */
+#define VHMM_COPY_TRIES		4		/* COPY attempts on -EIO */
 #define VHMM_FAULT_BUFS		64		/* fault records kept posted */
 #define VHMM_JOB_MAX_PAGES	64		/* bounce pages per READ/WRITE job */
 #define VHMM_MAX_DEVICES	64
@@ -81,6 +83,11 @@ struct vhmm_req {
  * @cpu_faults: migrate_to_ram() calls (the CPU touched device memory)
  * @evictions: pages moved out when the device went away
  * @invalidations: UNMAP requests sent for mmu notifier invalidations
+ * @copy_retries: COPY requests repeated after the device failed them
+ * @job_replays: jobs the driver had the device replay because no fault
+ *	record or completion came for VHMM_JOB_POLL (a lost record)
+ * @devmem_full: migrations to the device that stopped because the device
+ *	reported its memory exhausted (the pages stay in system memory)
  */
 struct vhmm_stats {
 	atomic64_t faults;
@@ -90,6 +97,9 @@ struct vhmm_stats {
 	atomic64_t cpu_faults;
 	atomic64_t evictions;
 	atomic64_t invalidations;
+	atomic64_t copy_retries;
+	atomic64_t job_replays;
+	atomic64_t devmem_full;
 };
 
 /**
@@ -113,6 +123,10 @@ struct vhmm_stats {
  * @atomics: VIRTIO_HMM_F_ATOMICS negotiated
  * @asids: address space ids in use
  * @jobs: jobs in flight by tag (has its own lock)
+ * @next_tag: where the cyclic tag allocation of @jobs goes on, so that a
+ *	stale fault record names no recent job (under the xa_lock of @jobs)
+ * @migrate_sem: held for reading by migrations to the device; remove takes
+ *	it for writing to wait for them before it evicts device memory
  * @fault_bufs: VHMM_FAULT_BUFS fault records posted on @faultq
  * @fault_wq: ordered workqueue running @fault_work
  * @fault_work: resolves fault batches
@@ -152,6 +166,8 @@ struct vhmm_device {
 
 	struct ida asids;
 	struct xarray jobs;
+	u32 next_tag;
+	struct rw_semaphore migrate_sem;
 
 	struct virtio_hmm_fault *fault_bufs;
 	struct workqueue_struct *fault_wq;

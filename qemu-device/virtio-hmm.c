@@ -44,6 +44,7 @@
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "exec/memory.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
@@ -66,6 +67,9 @@
 #define HMM_SLICE_NODES         256
 
 #define HMM_QUEUE_SIZE_DEFAULT  128
+
+/* Fault injection: delays stay well below a driver's request timeout */
+#define HMM_INJECT_MAX_DELAY_US 1000000
 #define HMM_MAX_ASIDS_LIMIT     65536
 
 /* A page table entry; the hash key is the virtual page number (first). */
@@ -213,6 +217,47 @@ static void *hmm_target_ptr(VirtIOHMM *s, uint64_t pte, uint64_t va,
     return hmm_guest_ptr(s, target, len, is_write, mr, xlat);
 }
 
+/* Copy between host addresses: through the backend, if there is one */
+static bool hmm_move(VirtIOHMM *s, void *dst, const void *src, size_t len)
+{
+    if (s->backend_ops) {
+        return s->backend_ops->copy(s, dst, src, len);
+    }
+    memmove(dst, src, len);
+    return true;
+}
+
+/*
+ * An atomic on a backend's device memory at @host: read, modify, write
+ * through the backend.  Atomic because nothing but the worker accesses
+ * private device memory (there is no BAR).  False on an I/O error.
+ */
+static bool hmm_backend_atomic(VirtIOHMM *s, void *host, VirtIOHMMReq *req,
+                               uint64_t *old)
+{
+    uint8_t buf[sizeof(uint64_t)];
+    uint64_t new;
+
+    if (!hmm_move(s, buf, host, req->size)) {
+        return false;
+    }
+    *old = req->size == sizeof(uint32_t) ? (uint32_t)ldl_le_p(buf)
+                                         : ldq_le_p(buf);
+    if (req->op == VIRTIO_HMM_ATOMIC_CMPXCHG &&
+        *old != (req->size == sizeof(uint32_t) ? (uint32_t)req->compare
+                                               : req->compare)) {
+        return true;
+    }
+    new = req->op == VIRTIO_HMM_ATOMIC_FETCH_ADD ? *old + req->operand
+                                                 : req->operand;
+    if (req->size == sizeof(uint32_t)) {
+        stl_le_p(buf, new);
+    } else {
+        stq_le_p(buf, new);
+    }
+    return hmm_move(s, host, buf, req->size);
+}
+
 /*
  * Translate @va for an access that needs the permissions @need.  On a
  * missing entry or permission, record the fault in @req and return
@@ -265,11 +310,12 @@ static uint32_t hmm_va_rw(VirtIOHMM *s, GHashTable *pt, VirtIOHMMReq *req,
             if (!host) {
                 return VIRTIO_HMM_S_IOERR;
             }
+            if (!hmm_move(s, is_write ? host : p, is_write ? p : host,
+                          piece)) {
+                return VIRTIO_HMM_S_IOERR;
+            }
             if (is_write) {
-                memcpy(host, p, piece);
                 memory_region_set_dirty(mr, xlat, piece);
-            } else {
-                memcpy(p, host, piece);
             }
         }
         va += piece;
@@ -551,6 +597,10 @@ static uint32_t hmm_unmap(VirtIOHMM *s, VirtIOHMMReq *req)
         }
     }
     trace_virtio_hmm_unmap(req->asid, va, npages, perm, changed);
+    if (s->inject_inval_delay_us) {
+        /* a slow acknowledgement: the translations are already gone */
+        g_usleep(s->inject_inval_delay_us);
+    }
     s->stats.unmaps += changed;
     s->stats.mapped_pages -= removed;
     req->count = MIN(changed, UINT32_MAX);
@@ -605,13 +655,19 @@ static void *hmm_copy_ptr(VirtIOHMM *s, uint64_t addr, bool devmem,
     return hmm_guest_ptr(s, addr, HMM_PAGE_SIZE, is_write, mr, xlat);
 }
 
+/* Fault injection: is this the Nth event (N = @every, 0: never)? */
+static bool hmm_inject_nth(uint32_t every, uint64_t *seen)
+{
+    return every && ++*seen % every == 0;
+}
+
 static uint32_t hmm_copy(VirtIOHMM *s, VirtIOHMMReq *req)
 {
     struct virtio_hmm_req_copy c;
     g_autofree struct virtio_hmm_copy_entry *ent = NULL;
     uint16_t dir = req->flags;
     bool src_dev, dst_dev;
-    uint32_t nr, i;
+    uint32_t nr, i, fail_at;
 
     if (req->out_size < sizeof(c) || !hmm_req_read(req, 0, &c, sizeof(c)) ||
         dir > VIRTIO_HMM_COPY_MAX_DIR || c.reserved) {
@@ -645,10 +701,31 @@ static uint32_t hmm_copy(VirtIOHMM *s, VirtIOHMMReq *req)
             return VIRTIO_HMM_S_RANGE;
         }
     }
+
+    /* Injected failures: not what a conforming device does (docs, 13.1) */
+    if (s->inject_copy_delay_us) {
+        g_usleep(s->inject_copy_delay_us);
+    }
+    if (s->inject_vram_full && dst_dev) {
+        trace_virtio_hmm_inject("vram-full", ++s->inject_vram_full_count);
+        return VIRTIO_HMM_S_NOSPC;
+    }
+    fail_at = nr;
+    if (hmm_inject_nth(s->inject_copy_fail, &s->inject_copies)) {
+        /* half-way, so that a partial copy must be harmless too */
+        fail_at = nr / 2;
+        trace_virtio_hmm_inject("copy-fail", s->inject_copies);
+    }
+
     for (i = 0; i < nr; i++) {
         uint64_t src = le64_to_cpu(ent[i].src), dst = le64_to_cpu(ent[i].dst);
         MemoryRegion *smr, *dmr;
         hwaddr sx, dx;
+
+        if (i == fail_at) {
+            req->count = i;
+            return VIRTIO_HMM_S_IOERR;
+        }
 
         WITH_RCU_READ_LOCK_GUARD() {
             void *sp = hmm_copy_ptr(s, src, src_dev, false, &smr, &sx);
@@ -658,7 +735,10 @@ static uint32_t hmm_copy(VirtIOHMM *s, VirtIOHMMReq *req)
                 req->count = i;
                 return VIRTIO_HMM_S_IOERR;
             }
-            memmove(dp, sp, HMM_PAGE_SIZE);
+            if (!hmm_move(s, dp, sp, HMM_PAGE_SIZE)) {
+                req->count = i;
+                return VIRTIO_HMM_S_IOERR;
+            }
             memory_region_set_dirty(dmr, dx, HMM_PAGE_SIZE);
         }
         switch (dir) {
@@ -948,8 +1028,12 @@ static uint32_t hmm_job_atomic(VirtIOHMM *s, GHashTable *pt, VirtIOHMMReq *req)
         if (!host) {
             return VIRTIO_HMM_S_IOERR;
         }
+        if (s->backend_ops && (pte & VIRTIO_HMM_PTE_DEVMEM)) {
+            if (!hmm_backend_atomic(s, host, req, &old)) {
+                return VIRTIO_HMM_S_IOERR;
+            }
         /* A compare-and-swap loop: atomic against MTTCG vCPUs, any endian */
-        if (req->size == sizeof(uint32_t)) {
+        } else if (req->size == sizeof(uint32_t)) {
             uint32_t *p = host, cur = qatomic_read(p), prev, new;
 
             for (;;) {
@@ -1137,9 +1221,24 @@ static void hmm_stall_locked(VirtIOHMM *s, VirtIOHMMReq *req)
     f->rec.asid = cpu_to_le32(req->asid);
     f->rec.access = cpu_to_le32(req->fault_access);
     f->rec.present = cpu_to_le32(req->fault_present);
+    s->stats.faults++;
+    s->inject_records++;
+    if (s->inject_drop_fault &&
+        s->inject_records % s->inject_drop_fault == 0) {
+        /* lost: the job stays stalled until a FAULT_REPLY names it */
+        trace_virtio_hmm_inject("drop-fault", s->inject_records);
+        g_free(f);
+        return;
+    }
+    if (s->inject_dup_fault && s->inject_records % s->inject_dup_fault == 0) {
+        VirtIOHMMFaultRecord *dup = g_memdup2(f, sizeof(*f));
+
+        trace_virtio_hmm_inject("dup-fault", s->inject_records);
+        QSIMPLEQ_INSERT_TAIL(&s->fault_records, dup, next);
+        s->nr_records++;
+    }
     QSIMPLEQ_INSERT_TAIL(&s->fault_records, f, next);
     s->nr_records++;
-    s->stats.faults++;
     qemu_bh_schedule(s->bh);
 }
 
@@ -1511,6 +1610,22 @@ static void virtio_hmm_device_realize(DeviceState *dev, Error **errp)
                    s->mode);
         return;
     }
+    if (!s->backend || !strcmp(s->backend, "ram")) {
+        s->backend_ops = NULL;
+#ifdef CONFIG_LINUX
+    } else if (!strcmp(s->backend, "host")) {
+        s->backend_ops = &virtio_hmm_host_ops;
+#endif
+    } else {
+        error_setg(errp, "'backend' must be 'ram' or 'host', not '%s'",
+                   s->backend);
+        return;
+    }
+    if (s->backend_ops && (s->coherent || s->memdev)) {
+        error_setg(errp, "'backend=%s' supports 'mode=private' without "
+                   "'memdev' only", s->backend);
+        return;
+    }
     if (s->max_asids < 1 || s->max_asids > HMM_MAX_ASIDS_LIMIT) {
         error_setg(errp, "'max-asids' must be between 1 and %d",
                    HMM_MAX_ASIDS_LIMIT);
@@ -1524,6 +1639,12 @@ static void virtio_hmm_device_realize(DeviceState *dev, Error **errp)
     if (s->max_stalled_jobs < 1 || s->max_stalled_jobs > s->jobq_size) {
         error_setg(errp, "'max-stalled-jobs' must be between 1 and "
                    "'jobq-size' (%u)", s->jobq_size);
+        return;
+    }
+    if (s->inject_copy_delay_us > HMM_INJECT_MAX_DELAY_US ||
+        s->inject_inval_delay_us > HMM_INJECT_MAX_DELAY_US) {
+        error_setg(errp, "'inject-copy-delay-us' and 'inject-inval-delay-us' "
+                   "must be at most %u", HMM_INJECT_MAX_DELAY_US);
         return;
     }
 
@@ -1583,6 +1704,13 @@ static void virtio_hmm_device_realize(DeviceState *dev, Error **errp)
         host_memory_backend_set_mapped(s->memdev, true);
     }
     s->devmem_ptr = memory_region_get_ram_ptr(s->devmem);
+    if (s->backend_ops && !s->backend_ops->realize(s, errp)) {
+        migrate_del_blocker(s->migration_blocker);
+        error_free(s->migration_blocker);
+        s->migration_blocker = NULL;
+        object_unparent(OBJECT(&s->vram));
+        return;
+    }
 
     virtio_init(vdev, VIRTIO_ID_HMM, sizeof(struct virtio_hmm_config));
     s->requestq = virtio_add_queue(vdev, s->requestq_size, hmm_handle_queue);
@@ -1615,6 +1743,9 @@ static void virtio_hmm_device_unrealize(DeviceState *dev)
     }
 
     hmm_drop_all(s);
+    if (s->backend_ops) {
+        s->backend_ops->unrealize(s);
+    }
     qemu_bh_delete(s->bh);
     qemu_cond_destroy(&s->idle);
     qemu_cond_destroy(&s->wakeup);
@@ -1631,11 +1762,67 @@ static void virtio_hmm_device_unrealize(DeviceState *dev)
     }
 }
 
+/*
+ * The read-only QOM property "stats" (QMP qom-get): the GET_STATS counters,
+ * a struct of uint64 members named as in struct virtio_hmm_stats. The
+ * worker owns the counters, so they are copied with it paused and idle.
+ */
+static const struct {
+    const char *name;
+    size_t offset;
+} hmm_stats_fields[] = {
+#define HMM_STAT(f) { #f, offsetof(struct virtio_hmm_stats, f) }
+    HMM_STAT(requests), HMM_STAT(errors), HMM_STAT(maps), HMM_STAT(unmaps),
+    HMM_STAT(faults), HMM_STAT(retries), HMM_STAT(cancels),
+    HMM_STAT(pages_to_dev), HMM_STAT(pages_from_dev),
+    HMM_STAT(pages_dev_to_dev), HMM_STAT(job_bytes), HMM_STAT(atomics),
+    HMM_STAT(address_spaces), HMM_STAT(mapped_pages),
+#undef HMM_STAT
+};
+QEMU_BUILD_BUG_ON(ARRAY_SIZE(hmm_stats_fields) * sizeof(uint64_t) !=
+                  sizeof(struct virtio_hmm_stats));
+
+static void virtio_hmm_get_stats_prop(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    VirtIOHMM *s = VIRTIO_HMM(obj);
+    struct virtio_hmm_stats st;
+    size_t i;
+
+    qemu_mutex_lock(&s->lock);
+    s->paused++;
+    while (s->busy) {
+        qemu_cond_wait(&s->idle, &s->lock);
+    }
+    st = s->stats;
+    s->paused--;
+    qemu_cond_signal(&s->wakeup);
+    qemu_mutex_unlock(&s->lock);
+
+    if (!visit_start_struct(v, name, NULL, 0, errp)) {
+        return;
+    }
+    for (i = 0; i < ARRAY_SIZE(hmm_stats_fields); i++) {
+        uint64_t val;
+
+        memcpy(&val, (uint8_t *)&st + hmm_stats_fields[i].offset,
+               sizeof(val));
+        if (!visit_type_uint64(v, hmm_stats_fields[i].name, &val, errp)) {
+            goto out;
+        }
+    }
+    visit_check_struct(v, errp);
+out:
+    visit_end_struct(v, NULL);
+}
+
 static Property virtio_hmm_properties[] = {
     DEFINE_PROP_SIZE("vram-size", VirtIOHMM, vram_size, 0),
     DEFINE_PROP_LINK("memdev", VirtIOHMM, memdev, TYPE_MEMORY_BACKEND,
                      HostMemoryBackend *),
     DEFINE_PROP_STRING("mode", VirtIOHMM, mode),
+    DEFINE_PROP_STRING("backend", VirtIOHMM, backend),
     DEFINE_PROP_UINT32("max-asids", VirtIOHMM, max_asids, 64),
     DEFINE_PROP_UINT16("requestq-size", VirtIOHMM, requestq_size,
                        HMM_QUEUE_SIZE_DEFAULT),
@@ -1646,6 +1833,15 @@ static Property virtio_hmm_properties[] = {
     DEFINE_PROP_UINT32("max-stalled-jobs", VirtIOHMM, max_stalled_jobs, 16),
     DEFINE_PROP_BOOL("atomics", VirtIOHMM, atomics, true),
     DEFINE_PROP_BOOL("replayable-faults", VirtIOHMM, replayable_faults, true),
+    /* fault injection for driver testing, see docs/virtio-hmm.md 13.1 */
+    DEFINE_PROP_UINT32("inject-copy-fail", VirtIOHMM, inject_copy_fail, 0),
+    DEFINE_PROP_UINT32("inject-copy-delay-us", VirtIOHMM,
+                       inject_copy_delay_us, 0),
+    DEFINE_PROP_UINT32("inject-drop-fault", VirtIOHMM, inject_drop_fault, 0),
+    DEFINE_PROP_UINT32("inject-dup-fault", VirtIOHMM, inject_dup_fault, 0),
+    DEFINE_PROP_BOOL("inject-vram-full", VirtIOHMM, inject_vram_full, false),
+    DEFINE_PROP_UINT32("inject-inval-delay-us", VirtIOHMM,
+                       inject_inval_delay_us, 0),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -1655,6 +1851,10 @@ static void virtio_hmm_class_init(ObjectClass *klass, void *data)
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
 
     device_class_set_props(dc, virtio_hmm_properties);
+    object_class_property_add(klass, "stats", "VirtIOHMMStats",
+                              virtio_hmm_get_stats_prop, NULL, NULL, NULL);
+    object_class_property_set_description(klass, "stats",
+        "device statistics (GET_STATS counters), read-only");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
     vdc->realize = virtio_hmm_device_realize;
     vdc->unrealize = virtio_hmm_device_unrealize;

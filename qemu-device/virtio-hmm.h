@@ -22,6 +22,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOHMM, VIRTIO_HMM)
 #define VIRTIO_HMM_PAGE_SIZE    (VIRTIO_HMM_PTE_FLAGS_MASK + 1)
 
 typedef struct VirtIOHMMReq VirtIOHMMReq;
+typedef struct VirtIOHMMBackendOps VirtIOHMMBackendOps;
 typedef struct VirtIOHMMFaultRecord VirtIOHMMFaultRecord;
 typedef QTAILQ_HEAD(, VirtIOHMMReq) VirtIOHMMReqList;
 
@@ -32,6 +33,7 @@ struct VirtIOHMM {
     uint64_t vram_size;
     HostMemoryBackend *memdev;
     char *mode;
+    char *backend;
     uint32_t max_asids;
     uint16_t requestq_size;
     uint16_t jobq_size;
@@ -40,11 +42,30 @@ struct VirtIOHMM {
     bool atomics;
     bool replayable_faults;
 
+    /*
+     * Fault injection, for testing drivers (all off by default): fail
+     * every Nth COPY, delay COPY and UNMAP, drop or duplicate every Nth
+     * fault record, report device memory exhausted.  Counters of what was
+     * injected: @inject_copies is worker-only, like @stats, and
+     * @inject_records is under @lock; both survive reset.
+     */
+    uint32_t inject_copy_fail;
+    uint32_t inject_copy_delay_us;
+    uint32_t inject_drop_fault;
+    uint32_t inject_dup_fault;
+    bool inject_vram_full;
+    uint32_t inject_inval_delay_us;
+    uint64_t inject_copies;     /* COPY requests seen */
+    uint64_t inject_records;    /* fault records generated */
+    uint64_t inject_vram_full_count; /* COPYs refused as out of memory */
+
     /* Set at realize, constant afterwards */
     bool coherent;
     MemoryRegion vram;          /* device memory without memdev */
     MemoryRegion *devmem;       /* device memory: &vram or memdev's region */
     uint8_t *devmem_ptr;
+    const VirtIOHMMBackendOps *backend_ops;  /* NULL: device memory is RAM */
+    void *backend_state;
     uint64_t devmem_size;
     VirtQueue *requestq;
     VirtQueue *jobq;
@@ -82,5 +103,29 @@ struct VirtIOHMM {
     GHashTable **as;
     struct virtio_hmm_stats stats;
 };
+
+/*
+ * A device memory backend other than QEMU RAM (the default): "host" puts
+ * device memory in host device-private memory through the host module
+ * (virtio-hmm-host.c).  Device memory is still devmem_ptr[0..devmem_size)
+ * of QEMU's address space, but QEMU never touches it itself: every access
+ * of the copy and execution engines goes through @copy.
+ */
+struct VirtIOHMMBackendOps {
+    /* BQL, at realize, once s->devmem is allocated; error_setg on failure */
+    bool (*realize)(VirtIOHMM *s, Error **errp);
+    /* BQL, at unrealize, the worker stopped */
+    void (*unrealize)(VirtIOHMM *s);
+    /*
+     * Worker thread, under RCU: copy @len bytes from @src to @dst, host
+     * addresses of QEMU (device memory, guest RAM, buffers); the ranges
+     * may overlap.  False on failure.
+     */
+    bool (*copy)(VirtIOHMM *s, void *dst, const void *src, size_t len);
+};
+
+#ifdef CONFIG_LINUX
+extern const VirtIOHMMBackendOps virtio_hmm_host_ops;
+#endif
 
 #endif

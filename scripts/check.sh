@@ -2,11 +2,14 @@
 # Run every test layer and print one summary line: "N passed, N failed, N skipped".
 # Exit status 1 if anything failed.
 #
-# usage: check.sh [LAYER...]    (default: unit qtest rig guest)
+# usage: check.sh [LAYER...]    (default: unit qtest rig guest libvirt host)
 #   unit   host-side unit tests (tests/unit/)
 #   qtest  QEMU device tests through qtest (qemu-device/tests/)
 #   rig    the launcher reports hangs, panics and exit statuses
 #   guest  in-guest suites (hmm-tests baseline, ...)
+#   libvirt  guests defined and started through a private libvirtd
+#   host   the host module and backend=host in a host VM (L1); with
+#          HOST_L2=1 also an L2 guest's suite on backend=host (make check-host)
 #
 # CHECK_INJECT=hang|panic|fail (test-only) breaks the guest baseline on
 # purpose, to show that make check catches it. VM_TIMEOUT bounds each guest.
@@ -156,8 +159,51 @@ layer_guest() {
 	done <"$TOP/tests/guest/suites"
 }
 
+# virtio-hmm guests as libvirt domains (tests/libvirt/libvirt-test.sh,
+# docs/libvirt.md): its own steps' TAP, then each guest's suite.
+layer_libvirt() {
+	local rc f
+	if [ "$(id -u)" != 0 ] || ! command -v libvirtd >/dev/null; then
+		skip libvirt "needs root and Debian's libvirt-daemon (make deps)"
+		return
+	fi
+	"$TOP/tests/libvirt/libvirt-test.sh" --logs "$LOGS" >"$LOGS/libvirt.tap" 2>"$LOGS/libvirt.err"
+	rc=$?
+	tap_results libvirt "$LOGS/libvirt.tap"
+	for f in "$LOGS"/libvirt-*.log.out; do
+		[ -e "$f" ] || continue
+		f=${f##*/}
+		tap_results "${f%.log.out}" "$LOGS/$f"
+	done
+	[ $rc -eq 0 ] || sed 's/^/    /' "$LOGS/libvirt.err"
+	echo "  libvirt: $(tail -n 1 "$LOGS/libvirt.err" | sed 's/^# //'), log $LOGS/libvirt.tap"
+}
+
+# The host module (host-module/) and QEMU's backend=host, in a host VM (L1)
+# booted from kvm/mkhostinitramfs.sh's initramfs (tests/host/): the module's
+# kselftests, the qtests with backend=host (QEMU's VmPin sampled), kill -9
+# and rmmod; with HOST_L2=1 an L2 guest's hmm-tests too (slow: nested TCG).
+layer_host() {
+	local initrd=$BUILD/host-initramfs.cpio
+	if [ ! -e "$MODOUT/vhmm_host.ko" ]; then
+		skip host "host-module/ is not built (build/modules/vhmm_host.ko)"
+		return
+	fi
+	if ! "$TOP/kvm/mkhostinitramfs.sh" "$initrd" >"$LOGS/host-initramfs.log" 2>&1; then
+		fail host "cannot build the host initramfs ($LOGS/host-initramfs.log)"
+		return
+	fi
+	guest_suite host-module --initrd "$initrd" --mem 3G -- \
+		'modprobe vhmm_host && vhmm-host-tests'
+	guest_suite host-qtest --initrd "$initrd" --mem 3G --timeout 900 -- host-qtest.sh
+	guest_suite host-kill --initrd "$initrd" --mem 3G -- host-kill.sh
+	if [ -n "${HOST_L2:-}" ]; then
+		guest_suite host-l2 --initrd "$initrd" --mem 3G --timeout 2400 -- host-l2.sh
+	fi
+}
+
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit qtest rig guest)
+[ ${#layers[@]} -gt 0 ] || layers=(unit qtest rig guest libvirt host)
 for l in "${layers[@]}"; do
 	t0=$SECONDS
 	log "layer $l"

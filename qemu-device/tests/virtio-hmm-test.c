@@ -15,6 +15,8 @@
 #include "libqtest-single.h"
 #include "qemu/bswap.h"
 #include "qemu/module.h"
+#include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qnum.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_pci.h"
 #include "hw/pci/pci_regs.h"
@@ -1119,6 +1121,81 @@ static void test_stats(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(st.atomics, ==, 0);
     g_assert_cmpint(st.address_spaces, ==, 2);
     g_assert_cmpint(st.mapped_pages, ==, 1);
+}
+
+/* qom-get of the device's "stats" property, as a QDict (unref it) */
+static QDict *qom_stats(void)
+{
+    QDict *rsp = qtest_qmp(global_qtest,
+                           "{'execute': 'qom-get', 'arguments': "
+                           "{'path': '/machine/peripheral/hmm-stats', "
+                           "'property': 'stats'}}");
+    QDict *ret;
+
+    g_assert(qdict_haskey(rsp, "return"));
+    ret = qdict_get_qdict(rsp, "return");
+    qobject_ref(ret);
+    qobject_unref(rsp);
+    return ret;
+}
+
+static uint64_t qom_stat(QDict *d, const char *field)
+{
+    QNum *n = qobject_to(QNum, qdict_get(d, field));
+    uint64_t v;
+
+    g_assert(n);
+    g_assert(qnum_get_try_uint(n, &v));
+    return v;
+}
+
+/* The "stats" QOM property (QMP qom-get) reads the GET_STATS counters */
+static void test_stats_qom(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioHMM *h = obj;
+    uint64_t gpa = page_alloc(h, 2);
+    struct virtio_hmm_stats st;
+    QDict *a, *b, *rsp;
+    uint8_t buf[100] = { 0 };
+
+    a = qom_stats();
+    g_assert_cmpint(qdict_size(a), ==, sizeof(st) / sizeof(uint64_t));
+    g_assert_cmpuint(qom_stat(a, "requests"), ==, 0);
+    g_assert_cmpuint(qom_stat(a, "address_spaces"), ==, 0);
+
+    g_assert_cmpint(hmm_create_as(h, 0), ==, VIRTIO_HMM_S_OK);
+    hmm_map_ram(h, 0, 0x1000, gpa, 2, VIRTIO_HMM_PTE_READ |
+                VIRTIO_HMM_PTE_WRITE);
+    g_assert_cmpint(hmm_job_write(h, 0, 0x1000, buf, sizeof(buf)), ==,
+                    VIRTIO_HMM_S_OK);
+    g_assert_cmpint(hmm_destroy_as(h, 9, NULL), ==, VIRTIO_HMM_S_NOASID);
+
+    b = qom_stats();
+    g_assert_cmpuint(qom_stat(b, "requests"), ==, 4);
+    g_assert_cmpuint(qom_stat(b, "errors"), ==, 1);
+    g_assert_cmpuint(qom_stat(b, "maps"), ==, 2);
+    g_assert_cmpuint(qom_stat(b, "mapped_pages"), ==, 2);
+    g_assert_cmpuint(qom_stat(b, "address_spaces"), ==, 1);
+    g_assert_cmpuint(qom_stat(b, "job_bytes"), ==, sizeof(buf));
+
+    /* the same counters as the guest's GET_STATS (which counts itself) */
+    hmm_get_stats(h, &st);
+    g_assert_cmpuint(st.requests, ==, qom_stat(b, "requests"));
+    g_assert_cmpuint(st.maps, ==, qom_stat(b, "maps"));
+    g_assert_cmpuint(st.job_bytes, ==, qom_stat(b, "job_bytes"));
+    qobject_unref(b);
+    b = qom_stats();
+    g_assert_cmpuint(qom_stat(b, "requests"), ==, st.requests + 1);
+
+    /* read-only */
+    rsp = qtest_qmp(global_qtest,
+                    "{'execute': 'qom-set', 'arguments': "
+                    "{'path': '/machine/peripheral/hmm-stats', "
+                    "'property': 'stats', 'value': {}}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qobject_unref(a);
+    qobject_unref(b);
 }
 
 /* Reset drops address spaces and statistics, keeps device memory */
@@ -2263,6 +2340,44 @@ static void bench_request_rate(void *obj, void *data, QGuestAllocator *alloc)
 #undef BENCH_TIMER
 }
 
+/*
+ * With a backend other than RAM: the device refuses the configurations that
+ * backend cannot serve (coherent mode, memdev=) at realize, with an error
+ * that names them, and the device that is running is not affected.
+ */
+static void test_backend_unsupported(void *obj, void *data,
+                                     QGuestAllocator *alloc)
+{
+    QVirtioHMM *h = obj;
+    QTestState *qts = global_qtest;
+    const char *what = data;
+    QDict *resp;
+    const char *desc;
+
+    if (!strcmp(what, "memdev")) {
+        qtest_qmp_assert_success(qts, "{'execute': 'object-add', "
+                                 "'arguments': {'qom-type': "
+                                 "'memory-backend-ram', 'id': 'hmm-mem', "
+                                 "'size': 8388608}}");
+        resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                         "{'driver': 'virtio-hmm-pci', 'id': 'hmm1', "
+                         "'backend': %s, 'memdev': 'hmm-mem'}}",
+                         qvirtio_hmm_backend());
+    } else {
+        resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                         "{'driver': 'virtio-hmm-pci', 'id': 'hmm1', "
+                         "'backend': %s, 'mode': 'coherent', "
+                         "'vram-size': 4194304}}", qvirtio_hmm_backend());
+    }
+    g_assert(resp);
+    g_assert(qdict_haskey(resp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+    g_assert(strstr(desc, "supports 'mode=private' without 'memdev' only"));
+    qobject_unref(resp);
+    /* the first device is unaffected */
+    g_assert_cmpint(hmm_create_as(h, 0), ==, VIRTIO_HMM_S_OK);
+}
+
 static void register_virtio_hmm_test(void)
 {
     QOSGraphTestOptions opts = { };
@@ -2287,6 +2402,8 @@ static void register_virtio_hmm_test(void)
     qos_add_test("private-no-bar", "virtio-hmm", test_private_no_bar, NULL);
     qos_add_test("hotplug", "virtio-hmm", test_hotplug, NULL);
 
+    opts.edge.extra_device_opts = "id=hmm-stats";
+    qos_add_test("stats-qom", "virtio-hmm", test_stats_qom, &opts);
     opts.edge.extra_device_opts = "max-stalled-jobs=1";
     qos_add_test("fault-nospc", "virtio-hmm", test_fault_nospc, &opts);
     qos_add_test("fault-records-bounded", "virtio-hmm",
@@ -2301,12 +2418,24 @@ static void register_virtio_hmm_test(void)
                  &opts);
     opts.edge.extra_device_opts = "atomics=off";
     qos_add_test("atomics-off", "virtio-hmm", test_atomics_off, &opts);
-    opts.edge.extra_device_opts = "mode=coherent,vram-size=4M";
-    qos_add_test("coherent", "virtio-hmm", test_coherent, &opts);
-    /* test options go after the -device argument: add the backend there */
-    opts.edge.extra_device_opts = "memdev=hmm-mem "
-        "-object memory-backend-ram,id=hmm-mem,size=8M";
-    qos_add_test("memdev", "virtio-hmm", test_memdev, &opts);
+    if (qvirtio_hmm_backend() && strcmp(qvirtio_hmm_backend(), "ram")) {
+        /* the device must refuse these at realize */
+        opts.edge.extra_device_opts = NULL;
+        opts.arg = (void *)"coherent";
+        qos_add_test("coherent", "virtio-hmm", test_backend_unsupported,
+                     &opts);
+        opts.arg = (void *)"memdev";
+        qos_add_test("memdev", "virtio-hmm", test_backend_unsupported,
+                     &opts);
+        opts.arg = NULL;
+    } else {
+        opts.edge.extra_device_opts = "mode=coherent,vram-size=4M";
+        qos_add_test("coherent", "virtio-hmm", test_coherent, &opts);
+        /* test options go after the -device argument: add the backend there */
+        opts.edge.extra_device_opts = "memdev=hmm-mem "
+            "-object memory-backend-ram,id=hmm-mem,size=8M";
+        qos_add_test("memdev", "virtio-hmm", test_memdev, &opts);
+    }
 
     opts.edge.extra_device_opts = NULL;
     for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
