@@ -113,8 +113,58 @@ static bool hmm_host_copy(VirtIOHMM *s, void *dst, const void *src,
     return true;
 }
 
+/*
+ * The copy engine's batch in as few ioctls as possible: VHMM_HOST_COPY_MAX
+ * entries each, instead of one ioctl per page.  @first[k] is the page
+ * that entry k belongs to, to tell how many whole pages a failed ioctl
+ * copied.
+ */
+static size_t hmm_host_copy_pages(VirtIOHMM *s, void *const *dst,
+                                  void *const *src, size_t n)
+{
+    VirtIOHMMHost *h = s->backend_state;
+    const uintptr_t page = qemu_real_host_page_size();
+    struct vhmm_host_copy_entry ent[VHMM_HOST_COPY_MAX];
+    size_t first[VHMM_HOST_COPY_MAX];
+    struct vhmm_host_copy c = { .entries = (uintptr_t)ent };
+    size_t i = 0, off = 0;
+
+    while (i < n) {
+        size_t start = i;
+
+        c.nr = 0;
+        while (i < n && c.nr < VHMM_HOST_COPY_MAX) {
+            uintptr_t sr = (uintptr_t)src[i] + off;
+            uintptr_t d = (uintptr_t)dst[i] + off;
+            size_t len = MIN(VIRTIO_HMM_PAGE_SIZE - off,
+                             MIN(page - (sr & (page - 1)),
+                                 page - (d & (page - 1))));
+
+            ent[c.nr].src = sr;
+            ent[c.nr].dst = d;
+            ent[c.nr].len = len;
+            first[c.nr] = i;
+            c.nr++;
+            off += len;
+            if (off == VIRTIO_HMM_PAGE_SIZE) {
+                off = 0;
+                i++;
+            }
+        }
+        c.done = 0;
+        if (ioctl(h->fd, VHMM_HOST_IOC_COPY, &c) < 0) {
+            trace_virtio_hmm_host_copy_error(ent[c.done].src, ent[c.done].dst,
+                                             ent[c.done].len, errno);
+            /* the page of the entry that failed is not (wholly) copied */
+            return c.done < c.nr ? first[c.done] : start;
+        }
+    }
+    return n;
+}
+
 const VirtIOHMMBackendOps virtio_hmm_host_ops = {
     .realize = hmm_host_realize,
     .unrealize = hmm_host_unrealize,
     .copy = hmm_host_copy,
+    .copy_pages = hmm_host_copy_pages,
 };

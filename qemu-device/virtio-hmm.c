@@ -661,6 +661,65 @@ static bool hmm_inject_nth(uint32_t every, uint64_t *seen)
     return every && ++*seen % every == 0;
 }
 
+static void hmm_copy_count(VirtIOHMM *s, uint16_t dir, uint64_t pages)
+{
+    switch (dir) {
+    case VIRTIO_HMM_COPY_TO_DEV:
+        s->stats.pages_to_dev += pages;
+        break;
+    case VIRTIO_HMM_COPY_FROM_DEV:
+        s->stats.pages_from_dev += pages;
+        break;
+    default:
+        s->stats.pages_dev_to_dev += pages;
+        break;
+    }
+}
+
+/*
+ * COPY through a backend: translate the whole batch, then hand it to the
+ * backend at once (with backend=host, one ioctl per VHMM_HOST_COPY_MAX
+ * pages instead of one per page).  Same result as the loop in hmm_copy():
+ * entries are copied in order, and on an error @req->count says how many
+ * were.
+ */
+static uint32_t hmm_copy_backend(VirtIOHMM *s, VirtIOHMMReq *req,
+                                 uint16_t dir,
+                                 const struct virtio_hmm_copy_entry *ent,
+                                 uint32_t nr, uint32_t fail_at)
+{
+    bool src_dev = dir != VIRTIO_HMM_COPY_TO_DEV;
+    bool dst_dev = dir != VIRTIO_HMM_COPY_FROM_DEV;
+    g_autofree void **sp = g_new(void *, nr);
+    g_autofree void **dp = g_new(void *, nr);
+    g_autofree MemoryRegion **dmr = g_new(MemoryRegion *, nr);
+    g_autofree hwaddr *dx = g_new(hwaddr, nr);
+    uint32_t i, n = MIN(nr, fail_at);
+    size_t done;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        for (i = 0; i < n; i++) {
+            MemoryRegion *smr;
+            hwaddr sx;
+
+            sp[i] = hmm_copy_ptr(s, le64_to_cpu(ent[i].src), src_dev, false,
+                                 &smr, &sx);
+            dp[i] = hmm_copy_ptr(s, le64_to_cpu(ent[i].dst), dst_dev, true,
+                                 &dmr[i], &dx[i]);
+            if (!sp[i] || !dp[i]) {
+                break;
+            }
+        }
+        done = i ? s->backend_ops->copy_pages(s, dp, sp, i) : 0;
+        for (i = 0; i < done; i++) {
+            memory_region_set_dirty(dmr[i], dx[i], HMM_PAGE_SIZE);
+        }
+    }
+    hmm_copy_count(s, dir, done);
+    req->count = done;
+    return done == nr ? VIRTIO_HMM_S_OK : VIRTIO_HMM_S_IOERR;
+}
+
 static uint32_t hmm_copy(VirtIOHMM *s, VirtIOHMMReq *req)
 {
     struct virtio_hmm_req_copy c;
@@ -717,6 +776,9 @@ static uint32_t hmm_copy(VirtIOHMM *s, VirtIOHMMReq *req)
         trace_virtio_hmm_inject("copy-fail", s->inject_copies);
     }
 
+    if (s->backend_ops) {
+        return hmm_copy_backend(s, req, dir, ent, nr, fail_at);
+    }
     for (i = 0; i < nr; i++) {
         uint64_t src = le64_to_cpu(ent[i].src), dst = le64_to_cpu(ent[i].dst);
         MemoryRegion *smr, *dmr;
@@ -741,17 +803,7 @@ static uint32_t hmm_copy(VirtIOHMM *s, VirtIOHMMReq *req)
             }
             memory_region_set_dirty(dmr, dx, HMM_PAGE_SIZE);
         }
-        switch (dir) {
-        case VIRTIO_HMM_COPY_TO_DEV:
-            s->stats.pages_to_dev++;
-            break;
-        case VIRTIO_HMM_COPY_FROM_DEV:
-            s->stats.pages_from_dev++;
-            break;
-        default:
-            s->stats.pages_dev_to_dev++;
-            break;
-        }
+        hmm_copy_count(s, dir, 1);
     }
     req->count = nr;
     return VIRTIO_HMM_S_OK;

@@ -122,6 +122,13 @@ struct VirtIOHMMBackendOps {
      * may overlap.  False on failure.
      */
     bool (*copy)(VirtIOHMM *s, void *dst, const void *src, size_t len);
+    /*
+     * Worker thread, under RCU: the copy engine's batch, @n device pages
+     * (VIRTIO_HMM_PAGE_SIZE each), dst[i] <- src[i] in order; one call
+     * instead of @n.  Returns the number of pages copied, @n on success.
+     */
+    size_t (*copy_pages)(VirtIOHMM *s, void *const *dst,
+                         void *const *src, size_t n);
 };
 
 #ifdef CONFIG_LINUX
