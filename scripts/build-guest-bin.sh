@@ -41,6 +41,10 @@ build() {
 # upstream selftest, unmodified: it includes <lib/test_hmm_uapi.h> and
 # <mm/gup_test.h> relative to the top of the kernel tree
 build "$out/hmm-tests" "$ksrc/tools/testing/selftests/vm/hmm-tests.c" -I "$ksrc"
+# the same source for the nested (L2) run, with a longer per-test timeout
+# (tests/lib/nested_timeout.h says why)
+build "$out/hmm-tests-nested" "$ksrc/tools/testing/selftests/vm/hmm-tests.c" -I "$ksrc" \
+	-I "$ksrc/tools/testing/selftests" -include "$TOP/tests/lib/nested_timeout.h"
 
 # the vhmm CLI (tools/vhmm/), static, for the initramfs
 build "$out/vhmm" "$TOP/tools/vhmm/vhmm.c" -I "$TOP/include" -Wno-unused-parameter

@@ -8,8 +8,8 @@
 #   rig    the launcher reports hangs, panics and exit statuses
 #   guest  in-guest suites (hmm-tests baseline, ...)
 #   libvirt  guests defined and started through a private libvirtd
-#   host   the host module and backend=host in a host VM (L1); with
-#          HOST_L2=1 also an L2 guest's suite on backend=host (make check-host)
+#   host   the host module and backend=host in a host VM (L1), and an L2
+#          guest's hmm-tests on backend=host
 #
 # CHECK_INJECT=hang|panic|fail (test-only) breaks the guest baseline on
 # purpose, to show that make check catches it. VM_TIMEOUT bounds each guest.
@@ -49,10 +49,11 @@ tap_results() {
 			else
 				pass
 			fi
+			skipped_in_block=
 			n=$((n + 1)) ;;
 		"not ok "*)
 			t=${line#not ok [0-9]* }
-			fail "$name/$t"; n=$((n + 1)) ;;
+			fail "$name/$t"; skipped_in_block=; n=$((n + 1)) ;;
 		esac
 	done < <(tr -d '\r' <"$file" | grep -E '^((not )?ok [0-9]+ |#  RUN |#.*  SKIP  )')
 	if [ "$check_plan" != plan ]; then
@@ -182,7 +183,7 @@ layer_libvirt() {
 # The host module (host-module/) and QEMU's backend=host, in a host VM (L1)
 # booted from kvm/mkhostinitramfs.sh's initramfs (tests/host/): the module's
 # kselftests, the qtests with backend=host (QEMU's VmPin sampled), kill -9
-# and rmmod; with HOST_L2=1 an L2 guest's hmm-tests too (slow: nested TCG).
+# and rmmod, and an L2 guest's hmm-tests on backend=host (nested TCG).
 layer_host() {
 	local initrd=$BUILD/host-initramfs.cpio
 	if [ ! -e "$MODOUT/vhmm_host.ko" ]; then
@@ -197,9 +198,7 @@ layer_host() {
 		'modprobe vhmm_host && vhmm-host-tests'
 	guest_suite host-qtest --initrd "$initrd" --mem 3G --timeout 900 -- host-qtest.sh
 	guest_suite host-kill --initrd "$initrd" --mem 3G -- host-kill.sh
-	if [ -n "${HOST_L2:-}" ]; then
-		guest_suite host-l2 --initrd "$initrd" --mem 3G --timeout 2400 -- host-l2.sh
-	fi
+	guest_suite host-l2 --initrd "$initrd" --mem 3G --timeout 2400 -- host-l2.sh
 }
 
 layers=("$@")
