@@ -26,26 +26,6 @@
 #include "kselftest_harness.h"
 #include "vhmm_test.h"
 
-/* A counter of the driver's (stats) or the device's (device_stats) debugfs */
-static long long counter(int index, const char *file, const char *name)
-{
-	char path[96], line[128];
-	size_t n = strlen(name);
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/virtio_hmm/virtio_hmm%d/%s",
-		 index, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
-			v = strtoll(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 FIXTURE(inject)
 {
 	const char *mode;
@@ -78,27 +58,6 @@ static bool is(const char *mode, const char *want)
 	return !strcmp(mode, want);
 }
 
-static void *map_anon(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static unsigned long count_local(int fd, void *p, unsigned long npages)
-{
-	unsigned char *m = malloc(npages);
-	unsigned long i, n = 0;
-
-	if (!m || vhmm_dmirror(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, NULL))
-		return ~0UL;
-	for (i = 0; i < npages; i++)
-		n += (m[i] & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
-	free(m);
-	return n;
-}
-
 /*
  * Migrate to the device and back (by ioctl, then by CPU touch) three
  * times: with failing copies the data never changes and never gets lost.
@@ -107,15 +66,15 @@ TEST_F(inject, migrate)
 {
 	unsigned long npages = 64, i, round;
 	size_t size = npages * self->page_size;
-	uint64_t *p = map_anon(size), *buf = malloc(size);
+	uint64_t *p = vhmm_map_anon(size), *buf = malloc(size);
 	long long retries, full;
 	struct hmm_dmirror_cmd cmd;
 	int ret;
 
 	ASSERT_NE(p, NULL);
 	ASSERT_NE(buf, NULL);
-	retries = counter(self->index, "stats", "copy_retries");
-	full = counter(self->index, "stats", "devmem_full");
+	retries = vhmm_debugfs_counter(self->index, "stats", "copy_retries");
+	full = vhmm_debugfs_counter(self->index, "stats", "devmem_full");
 	ASSERT_GE(retries, 0);
 	for (i = 0; i < size / 8; i++)
 		p[i] = i * 0x9e3779b97f4a7c15ULL;
@@ -125,13 +84,13 @@ TEST_F(inject, migrate)
 				   npages, &cmd);
 		if (is(self->mode, "copy-fail-all")) {
 			ASSERT_EQ(ret, -EIO);
-			ASSERT_EQ(count_local(self->fd, p, npages), 0);
+			ASSERT_EQ(vhmm_count_local(self->fd, p, npages), 0);
 		} else {
 			ASSERT_EQ(ret, 0);
 			ASSERT_EQ(cmd.cpages, npages);
 			for (i = 0; i < size / 8; i++)
 				ASSERT_EQ(buf[i], i * 0x9e3779b97f4a7c15ULL);
-			ASSERT_EQ(count_local(self->fd, p, npages),
+			ASSERT_EQ(vhmm_count_local(self->fd, p, npages),
 				  is(self->mode, "vram-full") ? 0 : npages);
 		}
 		/* half back by ioctl, half by CPU touch */
@@ -139,7 +98,7 @@ TEST_F(inject, migrate)
 				       buf, npages / 2, NULL), 0);
 		for (i = 0; i < size / 8; i++)
 			ASSERT_EQ(p[i], i * 0x9e3779b97f4a7c15ULL);
-		ASSERT_EQ(count_local(self->fd, p, npages), 0);
+		ASSERT_EQ(vhmm_count_local(self->fd, p, npages), 0);
 	}
 	/* the device reads and writes the same memory meanwhile */
 	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, p, buf, npages,
@@ -150,9 +109,9 @@ TEST_F(inject, migrate)
 	ASSERT_EQ(p[size / 8 - 1], 0x5a5a);
 
 	if (is(self->mode, "copy-fail") || is(self->mode, "copy-fail-all"))
-		ASSERT_GT(counter(self->index, "stats", "copy_retries"), retries);
+		ASSERT_GT(vhmm_debugfs_counter(self->index, "stats", "copy_retries"), retries);
 	if (is(self->mode, "vram-full"))
-		ASSERT_GT(counter(self->index, "stats", "devmem_full"), full);
+		ASSERT_GT(vhmm_debugfs_counter(self->index, "stats", "devmem_full"), full);
 	free(buf);
 	munmap(p, size);
 }
@@ -167,13 +126,13 @@ TEST_F_TIMEOUT(inject, fill_faults, 120)
 	long long replays, drv, dev;
 	int round;
 
-	replays = counter(self->index, "stats", "job_replays");
-	drv = counter(self->index, "stats", "faults");
-	dev = counter(self->index, "device_stats", "faults");
+	replays = vhmm_debugfs_counter(self->index, "stats", "job_replays");
+	drv = vhmm_debugfs_counter(self->index, "stats", "faults");
+	dev = vhmm_debugfs_counter(self->index, "device_stats", "faults");
 	ASSERT_GE(replays, 0);
 	ASSERT_GE(dev, 0);
 	for (round = 0; round < 3; round++) {
-		uint64_t *p = map_anon(size);
+		uint64_t *p = vhmm_map_anon(size);
 
 		ASSERT_NE(p, NULL);
 		ASSERT_EQ(vhmm_job_fill(self->fd, p, size, round + 1, NULL), 0);
@@ -182,11 +141,11 @@ TEST_F_TIMEOUT(inject, fill_faults, 120)
 		munmap(p, size);
 	}
 	if (is(self->mode, "drop-fault"))
-		ASSERT_GT(counter(self->index, "stats", "job_replays"), replays);
+		ASSERT_GT(vhmm_debugfs_counter(self->index, "stats", "job_replays"), replays);
 	if (is(self->mode, "dup-fault")) {
 		/* the driver answered more records than the device had faults */
-		long long d_drv = counter(self->index, "stats", "faults") - drv;
-		long long d_dev = counter(self->index, "device_stats", "faults") - dev;
+		long long d_drv = vhmm_debugfs_counter(self->index, "stats", "faults") - drv;
+		long long d_dev = vhmm_debugfs_counter(self->index, "device_stats", "faults") - dev;
 
 		TH_LOG("driver resolved %lld records of %lld device faults",
 		       d_drv, d_dev);

@@ -760,21 +760,7 @@ static int proc_main(unsigned int id)
 /* A counter from the driver's debugfs statistics of the device, or -1. */
 static long long driver_counter(const char *name)
 {
-	char path[96], line[128];
-	long long v = -1;
-	size_t n = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/debug/virtio_hmm/virtio_hmm%d/stats", cfg.index);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
-			v = strtoll(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
+	return vhmm_debugfs_counter(cfg.index, "stats", name);
 }
 
 static int errno_by_name(const char *s)

@@ -62,38 +62,11 @@ FIXTURE_TEARDOWN(vhmm)
 		close(self->fd);
 }
 
-static void *map_anon(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* Pages of [p, p + npages) that SNAPSHOT reports in this device's memory */
-static unsigned long count_local(int fd, void *p, unsigned long npages)
-{
-	unsigned char *m = malloc(npages);
-	unsigned long i, n = 0;
-
-	if (!m || vhmm_dmirror(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, NULL))
-		return ~0UL;
-	for (i = 0; i < npages; i++) {
-		unsigned char kind = m[i] & 0xf0;
-
-		if (kind == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL ||
-		    kind == HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL)
-			n++;
-	}
-	free(m);
-	return n;
-}
-
 /* The device fills untouched memory: every word has the pattern. */
 TEST_F(vhmm, fill)
 {
 	size_t size = 2 * MiB, i;
-	uint64_t *p = map_anon(size), faults = 0;
+	uint64_t *p = vhmm_map_anon(size), faults = 0;
 
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0x1122334455667788ULL, &faults), 0);
@@ -116,7 +89,7 @@ TEST_F(vhmm, fill)
 TEST_F(vhmm, fill_readonly)
 {
 	size_t size = 4 * self->page_size;
-	uint64_t *p = map_anon(size);
+	uint64_t *p = vhmm_map_anon(size);
 
 	ASSERT_NE(p, NULL);
 	p[0] = 5;
@@ -130,7 +103,7 @@ TEST_F(vhmm, fill_readonly)
 TEST_F(vhmm, copy)
 {
 	size_t size = 1 * MiB, i;
-	uint32_t *src = map_anon(size), *dst = map_anon(size);
+	uint32_t *src = vhmm_map_anon(size), *dst = vhmm_map_anon(size);
 
 	ASSERT_NE(src, NULL);
 	ASSERT_NE(dst, NULL);
@@ -145,7 +118,7 @@ TEST_F(vhmm, copy)
 /* Each atomic op and size, on CPU-written memory. */
 TEST_F(vhmm, atomics)
 {
-	uint64_t *p = map_anon(self->page_size), old = 0;
+	uint64_t *p = vhmm_map_anon(self->page_size), old = 0;
 	uint32_t *w = (uint32_t *)(p + 4);
 
 	ASSERT_NE(p, NULL);
@@ -190,14 +163,14 @@ TEST_F(vhmm, atomics_in_device_memory)
 {
 	unsigned long npages = 4;
 	size_t size = npages * self->page_size;
-	uint64_t *p = map_anon(size), *buf = malloc(size), old = 0;
+	uint64_t *p = vhmm_map_anon(size), *buf = malloc(size), old = 0;
 
 	ASSERT_NE(p, NULL);
 	memset(p, 0, size);
 	p[1] = 100;
 	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
 			       npages, NULL), 0);
-	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	ASSERT_EQ(vhmm_count_local(self->fd, p, npages), npages);
 	ASSERT_EQ(vhmm_job_atomic(self->fd, &p[1], VIRTIO_HMM_OP_FETCH_ADD, 8, 5,
 				  0, &old), 0);
 	ASSERT_EQ(old, 100);
@@ -240,7 +213,7 @@ static void *device_adder(void *arg)
  */
 TEST_F(vhmm, atomics_race_cpu)
 {
-	uint64_t *p = map_anon(self->page_size);
+	uint64_t *p = vhmm_map_anon(self->page_size);
 	struct race r = { .fd = self->fd };
 	pthread_t t;
 	int i;
@@ -303,11 +276,11 @@ TEST_F(vhmm, chase)
 TEST_F(vhmm, chase_bad_pointer)
 {
 	size_t size = 2 * self->page_size;
-	struct node *a = map_anon(size), *hole;
+	struct node *a = vhmm_map_anon(size), *hole;
 	uint64_t sum = 0, nodes = 0;
 
 	ASSERT_NE(a, NULL);
-	hole = map_anon(self->page_size);
+	hole = vhmm_map_anon(self->page_size);
 	ASSERT_NE(hole, NULL);
 	ASSERT_EQ(munmap(hole, self->page_size), 0);
 	a[0].value = 1;
@@ -333,7 +306,7 @@ TEST_F(vhmm, remap_invalidates)
 {
 	unsigned long npages = 16, i;
 	size_t size = npages * self->page_size;
-	uint64_t *p = map_anon(size), *q, *buf = malloc(size);
+	uint64_t *p = vhmm_map_anon(size), *q, *buf = malloc(size);
 	struct virtio_hmm_ioc_stats a, b;
 
 	ASSERT_NE(p, NULL);
@@ -399,7 +372,7 @@ TEST_F(vhmm, debugfs_stats)
 TEST_F(vhmm, chase_in_device_memory)
 {
 	size_t size = 64 * self->page_size;
-	struct node *arena = map_anon(size);
+	struct node *arena = vhmm_map_anon(size);
 	unsigned long i, count = size / sizeof(struct node);
 	uint64_t sum = 0, expect = 0, nodes = 0;
 	void *m = malloc(size);
@@ -415,7 +388,7 @@ TEST_F(vhmm, chase_in_device_memory)
 	}
 	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, arena, m,
 			       64, NULL), 0);
-	ASSERT_EQ(count_local(self->fd, arena, 64), 64);
+	ASSERT_EQ(vhmm_count_local(self->fd, arena, 64), 64);
 	ASSERT_EQ(vhmm_job_chase(self->fd, &arena[0], offsetof(struct node, value),
 			     4, count, &sum, &nodes), 0);
 	ASSERT_EQ(nodes, count);
@@ -437,7 +410,7 @@ TEST_F(vhmm, fault_batching)
 
 	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
 	for (round = 0; round < 4; round++) {
-		uint64_t *p = map_anon(size), faults = 0;
+		uint64_t *p = vhmm_map_anon(size), faults = 0;
 
 		ASSERT_NE(p, NULL);
 		ASSERT_EQ(vhmm_job_fill(self->fd, p, size, round, &faults), 0);
@@ -460,7 +433,7 @@ TEST_F(vhmm, migrate_and_touch)
 	unsigned long npages = 256, i;
 	size_t size = npages * self->page_size;
 	struct virtio_hmm_ioc_stats a, b;
-	uint32_t *p = map_anon(size);
+	uint32_t *p = vhmm_map_anon(size);
 	void *mirror = malloc(size);
 	struct hmm_dmirror_cmd cmd;
 
@@ -473,7 +446,7 @@ TEST_F(vhmm, migrate_and_touch)
 	ASSERT_EQ(cmd.cpages, npages);
 	for (i = 0; i < size / 4; i++)
 		ASSERT_EQ(((uint32_t *)mirror)[i], i ^ 0xabcd);
-	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	ASSERT_EQ(vhmm_count_local(self->fd, p, npages), npages);
 	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
 	ASSERT_GE(b.pages_to_dev - a.pages_to_dev, npages);
 	ASSERT_GE(b.devmem_used, npages);
@@ -482,12 +455,12 @@ TEST_F(vhmm, migrate_and_touch)
 		ASSERT_EQ(p[i], i ^ 0xabcd);
 	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
 	if (!strcmp(variant->mode, "private")) {
-		ASSERT_EQ(count_local(self->fd, p, npages), 0);
+		ASSERT_EQ(vhmm_count_local(self->fd, p, npages), 0);
 		ASSERT_GE(a.cpu_faults - b.cpu_faults, 1);
 		ASSERT_GE(a.pages_to_sys - b.pages_to_sys, npages);
 	} else {
 		/* coherent memory is read in place */
-		ASSERT_EQ(count_local(self->fd, p, npages), npages);
+		ASSERT_EQ(vhmm_count_local(self->fd, p, npages), npages);
 		ASSERT_EQ(a.cpu_faults, b.cpu_faults);
 	}
 	free(mirror);
@@ -499,7 +472,7 @@ TEST_F(vhmm, isolation)
 {
 	unsigned long npages = 16, i;
 	size_t size = npages * self->page_size;
-	uint64_t *p = map_anon(size), *buf = malloc(size);
+	uint64_t *p = vhmm_map_anon(size), *buf = malloc(size);
 	int sync_pipe[2], status;
 	pid_t pid;
 	char c;
@@ -547,7 +520,7 @@ TEST_F(vhmm, fork_after_migrate)
 {
 	unsigned long npages = 32, i;
 	size_t size = npages * self->page_size;
-	uint64_t *p = map_anon(size), *buf = malloc(size);
+	uint64_t *p = vhmm_map_anon(size), *buf = malloc(size);
 	int status;
 	pid_t pid;
 
@@ -556,7 +529,7 @@ TEST_F(vhmm, fork_after_migrate)
 		p[i] = i;
 	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
 			       npages, NULL), 0);
-	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	ASSERT_EQ(vhmm_count_local(self->fd, p, npages), npages);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
@@ -603,7 +576,7 @@ TEST_F(vhmm, unbind_with_device_data)
 {
 	unsigned long npages = 128, i;
 	size_t size = npages * self->page_size;
-	uint64_t *p = map_anon(size), *buf = malloc(size);
+	uint64_t *p = vhmm_map_anon(size), *buf = malloc(size);
 	char link[128], target[256], *name;
 	ssize_t len;
 
@@ -612,7 +585,7 @@ TEST_F(vhmm, unbind_with_device_data)
 		p[i] = i * 11 + 5;
 	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
 			       npages, NULL), 0);
-	ASSERT_EQ(count_local(self->fd, p, npages), npages);
+	ASSERT_EQ(vhmm_count_local(self->fd, p, npages), npages);
 
 	snprintf(link, sizeof(link), "/sys/class/virtio_hmm/virtio_hmm%d/device",
 		 self->index);
@@ -657,7 +630,7 @@ TEST(oversubscribe)
 		SKIP(return, "no small device (boot one with vram-size=4M)");
 	size = 2 * info.devmem_size;
 	npages = size / page_size;
-	p = map_anon(size);
+	p = vhmm_map_anon(size);
 	back = malloc(size);
 	ASSERT_NE(p, NULL);
 	ASSERT_NE(back, NULL);
@@ -668,7 +641,7 @@ TEST(oversubscribe)
 	ASSERT_EQ(cmd.cpages, npages);
 	for (i = 0; i < size / 8; i++)
 		ASSERT_EQ(back[i], i * 3);
-	local = count_local(fd, p, npages);
+	local = vhmm_count_local(fd, p, npages);
 	TH_LOG("%lu of %lu pages in %llu MiB of device memory", local, npages,
 	       (unsigned long long)(info.devmem_size / MiB));
 	ASSERT_GT(local, 0);
@@ -694,7 +667,7 @@ TEST(unload_with_device_data)
 	unsigned long page_size = sysconf(_SC_PAGESIZE);
 	unsigned long npages = 64, i;
 	size_t size = npages * page_size;
-	uint64_t *p = map_anon(size), *buf = malloc(size);
+	uint64_t *p = vhmm_map_anon(size), *buf = malloc(size);
 
 	if (idx < 0)
 		SKIP(return, "no private virtio-hmm device");
@@ -705,7 +678,7 @@ TEST(unload_with_device_data)
 		p[i] = i * 13 + 1;
 	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, npages,
 			       NULL), 0);
-	ASSERT_EQ(count_local(fd, p, npages), npages);
+	ASSERT_EQ(vhmm_count_local(fd, p, npages), npages);
 	close(fd);
 
 	ASSERT_EQ(system("rmmod virtio_hmm"), 0);
@@ -716,7 +689,7 @@ TEST(unload_with_device_data)
 
 	fd = vhmm_open_index(idx);
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(count_local(fd, p, npages), 0);
+	ASSERT_EQ(vhmm_count_local(fd, p, npages), 0);
 	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_READ, p, buf, npages, NULL), 0);
 	for (i = 0; i < size / 8; i++)
 		ASSERT_EQ(buf[i], i * 13 + 1);

@@ -12,8 +12,10 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/virtio_hmm_ioctl.h>
 
@@ -151,6 +153,60 @@ static inline int vhmm_job_chase(int fd, const void *head, unsigned int value_of
 	*sum = c.sum;
 	*nodes = c.nodes;
 	return ret;
+}
+
+static inline void *vhmm_map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Pages of [p, p + npages) that SNAPSHOT reports in this device's memory */
+static inline unsigned long vhmm_count_local(int fd, void *p,
+					     unsigned long npages)
+{
+	unsigned char *m = malloc(npages);
+	unsigned long i, n = 0;
+
+	if (!m || vhmm_dmirror(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, NULL)) {
+		free(m);
+		return ~0UL;
+	}
+	for (i = 0; i < npages; i++) {
+		unsigned char kind = m[i] & 0xf0;
+
+		if (kind == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL ||
+		    kind == HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL)
+			n++;
+	}
+	free(m);
+	return n;
+}
+
+/*
+ * A counter of device @index from the driver's debugfs: @file "stats" (the
+ * driver's) or "device_stats" (the device's GET_STATS); -1 if missing.
+ */
+static inline long long vhmm_debugfs_counter(int index, const char *file,
+					     const char *name)
+{
+	char path[96], line[128];
+	size_t n = strlen(name);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/virtio_hmm/virtio_hmm%d/%s",
+		 index, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':')
+			v = strtoll(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
 }
 
 #endif
