@@ -450,6 +450,9 @@ static void vhmm_dev_release(struct device *dev)
 {
 	struct vhmm_device *vd = container_of(dev, struct vhmm_device, dev);
 
+	/* here, not in remove: a file's release flushes the fault work */
+	if (vd->fault_wq)
+		destroy_workqueue(vd->fault_wq);
 	ida_destroy(&vd->asids);
 	kfree(vd->fault_bufs);
 	kfree(vd);
@@ -588,6 +591,7 @@ err_del_vqs:
 	vdev->config->del_vqs(vdev);
 err_destroy_wq:
 	destroy_workqueue(vd->fault_wq);
+	vd->fault_wq = NULL;
 err_free_index:
 	ida_free(&vhmm_index_ida, vd->index);
 err_put_dev:
@@ -623,7 +627,6 @@ static void vhmm_remove(struct virtio_device *vdev)
 		;
 	vhmm_devmem_fini(vd);
 	vdev->config->del_vqs(vdev);
-	destroy_workqueue(vd->fault_wq);
 	ida_free(&vhmm_index_ida, index);
 	put_device(&vd->dev);
 }

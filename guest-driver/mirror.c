@@ -370,12 +370,21 @@ err_free:
  * vhmm_mirror_destroy() - tear down a mirror
  * @mirror: the mirror; no job of it may be in flight
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep; waits for the fault work.
  */
 void vhmm_mirror_destroy(struct vhmm_mirror *mirror)
 {
 	struct vhmm_device *vd = mirror->vd;
 
+	/*
+	 * A fault batch that took a reference to one of this mirror's jobs
+	 * before the job finished (a duplicated or late fault record, a job
+	 * taken back by remove) may still be resolving it against
+	 * job->mirror. Wait for it: a later batch cannot find the jobs, they
+	 * all left vd->jobs before the file could be released. After remove
+	 * the work is idle and this returns at once.
+	 */
+	flush_work(&vd->fault_work);
 	mmu_interval_notifier_remove(&mirror->notifier);
 	vhmm_mirror_as_request(mirror, VIRTIO_HMM_T_DESTROY_AS);
 	ida_free(&vd->asids, mirror->asid);
