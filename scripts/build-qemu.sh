@@ -37,6 +37,8 @@ CONFIGURE_FLAGS=(
 	--target-list=x86_64-softmmu
 	--without-default-features
 	--enable-kvm --enable-fdt=system
+	# kvm/run-vm --share: virtio-9p (needs libcap-ng-dev; xattrs from glibc)
+	--enable-virtfs --enable-attr --enable-cap-ng
 	--disable-docs --disable-werror --disable-user --disable-install-blobs
 )
 if [ ! -f "$out/build.ninja" ] || [ "$(cat "$out/.configure-flags" 2>/dev/null)" != "${CONFIGURE_FLAGS[*]}" ]; then

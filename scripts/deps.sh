@@ -9,14 +9,18 @@ set -euo pipefail
 PACKAGES=(
 	# toolchain and source download
 	build-essential dpkg-dev pkg-config python3 python3-venv xz-utils
-	# QEMU 7.2 build (see ../shared/ENVIRONMENT.md)
+	# QEMU 7.2 build (scripts/build-qemu.sh)
 	meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
+	# virtio-9p for kvm/run-vm --share (xattrs come from glibc)
+	libcap-ng-dev
 	# QEMU firmware at run time
 	seabios qemu-system-data
 	# Linux 6.1 guest kernel and out-of-tree modules
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev kmod rsync cpio
 	# guest userspace
 	busybox-static
+	# the QMP example of docs/user-guide.md (make check's docs layer)
+	socat
 	# libvirt layer: the daemon and its QEMU driver run by hand, no
 	# libvirt-daemon-system (it pulls in systemd-sysv); xmllint for
 	# virt-xml-validate (docs/libvirt.md)
