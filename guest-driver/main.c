@@ -364,7 +364,7 @@ static int vhmm_stats_show(struct seq_file *m, void *unused)
 	spin_lock(&vd->dm_lock);
 	nr_free = vd->dm_nr_free;
 	spin_unlock(&vd->dm_lock);
-	seq_printf(m, "mode: %s\n", vd->coherent ? "coherent" : "private");
+	/* "name: count" lines, as device_stats (the mode is in sysfs) */
 	seq_printf(m, "faults: %lld\n", atomic64_read(&s->faults));
 	seq_printf(m, "fault_batches: %lld\n",
 		   atomic64_read(&s->fault_batches));

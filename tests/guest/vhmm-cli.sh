@@ -2,19 +2,21 @@
 # The vhmm CLI (tools/vhmm/) on a private and a coherent device, and the
 # driver's trace events (guest-driver/vhmm_trace.h) through tracefs. Prints
 # TAP; every check asserts an exit status and the output.
-. /usr/local/bin/vhmm-setup.sh
-vhmm_setup || exit 1
-
-n=0
+#
+# The boot (tests/guest/suites) also has a private device whose memory is
+# always full (inject-vram-full, 8M), a 4M private device, and one without
+# replayable faults, which the driver refuses.
+# (the counter is not "n": vhmm_setup uses that name)
+tests=0
 out=/tmp/vhmm-cli.out
 # check NAME COMMAND...: one result; the command's output is in $out
 check() {
 	name=$1; shift
-	n=$((n + 1))
+	tests=$((tests + 1))
 	if "$@" >"$out" 2>&1; then
-		echo "ok $n $name"
+		echo "ok $tests $name"
 	else
-		echo "not ok $n $name"
+		echo "not ok $tests $name"
 		sed 's/^/# /' "$out"
 	fi
 }
@@ -30,10 +32,24 @@ run_expect() {
 	grep -Eq -- "$pattern" "$out.cmd" || { echo "no line matching '$pattern'"; return 1; }
 }
 
-# devices by mode, from the CLI's own listing
-vhmm list >/tmp/vhmm-list 2>&1
+# ---- before the driver is loaded ----
+check "list before modprobe: exit 1, says to load the driver" run_expect 1 \
+	'driver is not loaded: modprobe virtio_hmm' vhmm list
+check "list before modprobe: names the devices without a driver" run_expect 1 \
+	'^vhmm: virtio[0-9]+: a virtio-hmm device, no driver bound' vhmm list
+check "info before modprobe: exit 1, says to load the driver" run_expect 1 \
+	'driver is not loaded: modprobe virtio_hmm' vhmm info
+
+. /usr/local/bin/vhmm-setup.sh
+vhmm_setup >/dev/null || exit 1
+
+# devices by mode and size, from the CLI's own listing
+vhmm list >/tmp/vhmm-list 2>/tmp/vhmm-list.err
 priv=$(awk '$2 == "private" { sub("/dev/virtio_hmm", "", $1); print $1; exit }' /tmp/vhmm-list)
 coh=$(awk '$2 == "coherent" { sub("/dev/virtio_hmm", "", $1); print $1; exit }' /tmp/vhmm-list)
+
+full=$(awk '$2 == "private" && $3 == "8M" { sub("/dev/virtio_hmm", "", $1); print $1; exit }' /tmp/vhmm-list)
+small=$(awk '$2 == "private" && $3 == "4M" { sub("/dev/virtio_hmm", "", $1); print $1; exit }' /tmp/vhmm-list)
 
 check "list shows a private device" run_expect 0 \
 	'^/dev/virtio_hmm[0-9]+ +private +[0-9]+[KMG]? +[0-9]+[KMG]? +4096 .*atomics.*replayable_faults' cat /tmp/vhmm-list
@@ -59,9 +75,62 @@ for mode in private coherent; do
 		 tail -n 1 $out.w | grep -q '(+'"
 done
 
+check "list shows the refused device and why" run_expect 0 \
+	'^virtio[0-9]+: refused by the driver: the device does not offer replayable_faults' \
+	cat /tmp/vhmm-list
+check "list exits 1 when a device was refused" sh -c \
+	"vhmm list >/dev/null 2>&1; [ \$? -eq 1 ]"
+# the columns line up: every line of the table is as long as the header
+# up to FEATURES
+check "list: aligned columns" sh -c \
+	"grep '^/dev/' /tmp/vhmm-list | awk -v h=\"\$(head -n 1 /tmp/vhmm-list)\" \
+	 '{ if (index(h, \"FEATURES\") != index(\$0, \$6)) { print \"misaligned: \" \$0; bad = 1 } } END { exit bad }'"
+
+# ---- migrate tells what happened ----
+check "migrate, device memory full: exit 1" run_expect 1 \
+	'^0 of 64 pages to device memory in [0-9.]+ s, 0 back' vhmm migrate -p 64 "$full"
+check "migrate, device memory full: says so" run_expect 1 \
+	'^vhmm: only 0 of 64 pages reached device memory' vhmm migrate -p 64 "$full"
+check "migrate, device memory full: data intact" run_expect 1 \
+	'^data intact$' vhmm migrate -p 64 "$full"
+# 2048 pages into 4M (1024 pages): the count is the driver's
+before=$(vhmm stats "$small" | sed -n 's/^pages_to_dev: //p')
+vhmm migrate -p 2048 "$small" >/tmp/vhmm-mig 2>&1
+rc=$?
+after=$(vhmm stats "$small" | sed -n 's/^pages_to_dev: //p')
+moved=$(sed -n 's/^\([0-9]*\) of 2048 pages to device memory.*/\1/p' /tmp/vhmm-mig)
+check "migrate 2048 pages into 4M: exit 1 with the count" sh -c \
+	"cat /tmp/vhmm-mig; [ $rc -eq 1 ] && grep -q '^vhmm: only $moved of 2048 pages reached device memory' /tmp/vhmm-mig"
+check "migrate 2048 pages into 4M: the count is what the driver moved" sh -c \
+	"echo 'printed $moved, driver counted $before -> $after'
+	 [ -n '$moved' ] && [ '$moved' -gt 0 ] && [ '$moved' -le 1024 ] && [ \$(($after - $before)) -eq '$moved' ]"
+
+# ---- usage errors name the argument and exit 2 ----
+check "migrate -p 0: exit 2, names -p" run_expect 2 '^vhmm migrate: -p 0: ' vhmm migrate -p 0
+check "migrate -p abc: exit 2, names -p" run_expect 2 '^vhmm migrate: -p abc: ' vhmm migrate -p abc
+check "migrate -p: exit 2, needs a value" run_expect 2 'option -p needs a value' vhmm migrate -p
+check "stats -w 0: exit 2, names -w" run_expect 2 '^vhmm stats: -w 0: ' vhmm stats -w 0
+check "stats -x: exit 2, names -x" run_expect 2 '^vhmm stats: unknown option -x' vhmm stats -x
+check "info 0 extra: exit 2, names it" run_expect 2 "unexpected argument 'extra'" vhmm info 0 extra
+check "info foo: exit 2, not a device" run_expect 2 "'foo' is not a device" vhmm info foo
+check "info --help: exit 0, the command's usage" run_expect 0 '^usage: vhmm info \[DEV\]' vhmm info --help
+check "migrate -h: exit 0" run_expect 0 '^usage: vhmm migrate ' vhmm migrate -h
+check "unknown command: exit 2, names it" run_expect 2 "unknown command 'frobnicate'" vhmm frobnicate
 check "no such device: exit 1" run_expect 1 'No such file or directory' vhmm info 63
+check "no such device: lists the present ones" run_expect 1 \
+	'^vhmm: present: virtio_hmm[0-9]+, virtio_hmm[0-9]+' vhmm info virtio_hmm63
 check "not a device: exit 1" run_expect 1 'Inappropriate ioctl' vhmm info /dev/null
-check "unknown command: exit 2" run_expect 2 '^usage:' vhmm frobnicate
+
+# ---- stats ----
+check "stats -n 2 without -w: two samples a second apart" sh -c \
+	"vhmm stats -n 2 $priv >$out.n && cat $out.n && [ \$(wc -l <$out.n) -eq 3 ] &&
+	 sed -n 3p $out.n | grep -q '^1\.0 '"
+check "stats -w: aligned columns" sh -c \
+	"vhmm stats -w 0.2 -n 3 $priv >$out.w && cat $out.w &&
+	 [ \$(awk '{ print length(\$0) }' $out.w | sort -u | wc -l) -eq 1 ]"
+check "debugfs stats and device_stats: 'name: count' lines" sh -c \
+	"for f in /sys/kernel/debug/virtio_hmm/virtio_hmm$priv/stats /sys/kernel/debug/virtio_hmm/virtio_hmm$priv/device_stats; do
+	   echo \"== \$f\"; cat \$f; grep -vqE '^[a-z_]+: [0-9]+\$' \$f && exit 1; [ \$(wc -l <\$f) -gt 5 ] || exit 1; done; exit 0"
 
 # ---- trace events ----
 T=/sys/kernel/tracing
@@ -102,4 +171,4 @@ check "selftest: every fault is answered" sh -c \
 check "selftest: migration events" sh -c \
 	"grep -q ' vhmm_migrate_to_dev: ' $T/trace && grep -q ' vhmm_migrate_to_ram: ' $T/trace"
 
-echo "1..$n"
+echo "1..$tests"

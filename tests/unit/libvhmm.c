@@ -220,9 +220,14 @@ TEST(cli)
 	ASSERT_EQ(2, run(cmd, out, sizeof(out)));
 	if (!access("/sys/class/virtio_hmm", F_OK))
 		SKIP(return, "this host has the virtio_hmm driver loaded");
-	snprintf(cmd, sizeof(cmd), "%s/lib/vhmm list", dir);
-	ASSERT_EQ(0, run(cmd, out, sizeof(out)));
-	ASSERT_STREQ("no virtio-hmm devices", out);
+	/* no driver: say so, and exit 1 */
+	snprintf(cmd, sizeof(cmd), "%s/lib/vhmm list 2>&1", dir);
+	ASSERT_EQ(1, run(cmd, out, sizeof(out)));
+	ASSERT_NE(NULL, strstr(out, "driver is not loaded: modprobe virtio_hmm"));
+	/* a usage error names the argument */
+	snprintf(cmd, sizeof(cmd), "%s/lib/vhmm migrate -p 0 2>&1", dir);
+	ASSERT_EQ(2, run(cmd, out, sizeof(out)));
+	ASSERT_NE(NULL, strstr(out, "-p 0: "));
 }
 
 TEST_HARNESS_MAIN

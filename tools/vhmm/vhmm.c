@@ -6,16 +6,20 @@
  *   vhmm info [DEV]                 one device in detail
  *   vhmm stats [-w SEC] [-n N] [DEV]  driver counters, live with -w
  *   vhmm selftest [DEV]             quick functional test, exit 1 on failure
- *   vhmm migrate [-p PAGES] [DEV]   migrate a buffer to the device and back
+ *   vhmm migrate [-p PAGES] [DEV]   migrate a buffer to the device and back;
+ *                                   counts from a snapshot and the driver
  *   vhmm version
  *
  * DEV is an index (0), a node name (virtio_hmm0) or a path; the default is
  * the first device. Exit status: 0 success, 1 failure, 2 usage error.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,28 +27,64 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/virtio_hmm.h>
 #include "vhmm.h"
 
 #define MAX_DEVS	64
+#define MAX_PAGES	(1ul << 24)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-static const char usage_text[] =
-	"usage: vhmm COMMAND [ARGS]\n"
-	"  list                          list devices\n"
-	"  info [DEV]                    show one device\n"
-	"  stats [-w SEC] [-n COUNT] [DEV]\n"
-	"                                driver statistics; -w: every SEC seconds\n"
-	"                                with rates, -n: stop after COUNT samples\n"
-	"  selftest [DEV]                functional self-test (exit 1 on failure)\n"
-	"  migrate [-p PAGES] [DEV]      migrate PAGES (default 256) to device\n"
-	"                                memory and back, check the data\n"
-	"  version                       library version\n"
-	"DEV: index (0), name (virtio_hmm0) or path (/dev/virtio_hmm0);\n"
-	"default: the first device.\n";
+#define SYSFS_CLASS	"/sys/class/virtio_hmm"
+#define SYSFS_DRIVER	"/sys/bus/virtio/drivers/virtio_hmm"
+#define SYSFS_VIRTIO	"/sys/bus/virtio/devices"
 
-static int usage(void)
+struct cmd {
+	const char *name;
+	const char *args;	/* usage after the name */
+	const char *help;	/* what it does */
+	int (*fn)(const struct cmd *cmd, int argc, char **argv);
+};
+
+static const struct cmd cmds[];
+static const size_t nr_cmds;
+
+static void print_usage(FILE *f)
 {
-	fputs(usage_text, stderr);
+	size_t i;
+
+	fputs("usage: vhmm COMMAND [ARGS]\n", f);
+	for (i = 0; i < nr_cmds; i++) {
+		char head[64];
+
+		snprintf(head, sizeof(head), "%s %s", cmds[i].name,
+			 cmds[i].args);
+		fprintf(f, "  %-32s %s\n", head, cmds[i].help);
+	}
+	fputs("DEV: index (0), name (virtio_hmm0) or path (/dev/virtio_hmm0);\n"
+	      "default: the first device. Exit status: 0 success, 1 failure,\n"
+	      "2 usage error. 'vhmm COMMAND --help' shows one command.\n", f);
+}
+
+static void cmd_help(const struct cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: vhmm %s %s\n  %s\n", cmd->name, cmd->args,
+		cmd->help);
+}
+
+/* A usage error: what was wrong, the command's usage, exit status 2 */
+static int usage_error(const struct cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vhmm%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cmd)
+		fprintf(stderr, "usage: vhmm %s %s\n", cmd->name, cmd->args);
+	else
+		print_usage(stderr);
 	return 2;
 }
 
@@ -53,44 +93,220 @@ static void err(const char *what, int ret)
 	fprintf(stderr, "vhmm: %s: %s\n", what, vhmm_strerror(ret));
 }
 
-/* Open DEV (see above) or the first device. Prints why on failure. */
-static struct vhmm_dev *open_dev(const char *arg)
+/*
+ * getopt over a command's arguments (OPTSTRING starts with ':'), with -h
+ * and --help. Returns the option or -1 at the end; '?' after a usage error
+ * it has reported (naming the option), 'H' after printing the help.
+ */
+static int next_opt(const struct cmd *cmd, int argc, char **argv,
+		    const char *optstring)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;
+	opt = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (opt == '?') {
+		if (optopt)
+			usage_error(cmd, "unknown option -%c", optopt);
+		else
+			usage_error(cmd, "unknown option %s", argv[optind - 1]);
+	} else if (opt == ':') {
+		usage_error(cmd, "option -%c needs a value", optopt);
+		opt = '?';
+	} else if (opt == 'h' || opt == 'H') {
+		cmd_help(cmd, stdout);
+		opt = 'H';
+	}
+	return opt;
+}
+
+/* ---- devices that are not there: say why ---- */
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+static int driver_loaded(void)
+{
+	return !access(SYSFS_DRIVER, F_OK) || !access(SYSFS_CLASS, F_OK);
+}
+
+/*
+ * Virtio devices with virtio-hmm's device ID that no driver bound: the
+ * driver refused them (or is not loaded). Prints one line each, with the
+ * reason when sysfs tells it, to @f with @prefix. Returns how many.
+ */
+static int report_unbound(FILE *f, const char *prefix)
+{
+	DIR *d = opendir(SYSFS_VIRTIO);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[512], buf[128];
+		unsigned long id;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), SYSFS_VIRTIO "/%s/device",
+			 e->d_name);
+		if (!read_line(path, buf, sizeof(buf)))
+			continue;
+		id = strtoul(buf, NULL, 0);
+		if (id != VIRTIO_ID_HMM)
+			continue;
+		snprintf(path, sizeof(path), SYSFS_VIRTIO "/%s/driver",
+			 e->d_name);
+		if (!access(path, F_OK))
+			continue;
+		n++;
+		if (!driver_loaded()) {
+			fprintf(f, "%s%s: a virtio-hmm device, no driver bound (the driver is not loaded)\n",
+				prefix, e->d_name);
+			continue;
+		}
+		/*
+		 * After a failed probe, "features" holds what the driver
+		 * asked for and the device offered, one '0'/'1' per bit.
+		 */
+		snprintf(path, sizeof(path), SYSFS_VIRTIO "/%s/features",
+			 e->d_name);
+		if (read_line(path, buf, sizeof(buf)) &&
+		    strlen(buf) > VIRTIO_HMM_F_REPLAYABLE_FAULTS &&
+		    buf[VIRTIO_HMM_F_REPLAYABLE_FAULTS] == '0')
+			fprintf(f, "%s%s: refused by the driver: the device does not offer replayable_faults (QEMU property replayable-faults=off)\n",
+				prefix, e->d_name);
+		else
+			fprintf(f, "%s%s: refused by the driver (dmesg | grep %s tells why)\n",
+				prefix, e->d_name, e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Why there is no device to open, on stderr */
+static void explain_no_device(void)
+{
+	if (!driver_loaded())
+		fprintf(stderr, "vhmm: the virtio_hmm driver is not loaded: modprobe virtio_hmm\n");
+	if (!report_unbound(stderr, "vhmm: ") && driver_loaded())
+		fprintf(stderr, "vhmm: the guest has no virtio-hmm device (QEMU: -device virtio-hmm-pci)\n");
+}
+
+/* The devices that exist, as "virtio_hmm0, virtio_hmm1", on stderr */
+static void list_present(void)
+{
+	int idx[MAX_DEVS], n, i;
+
+	n = vhmm_list(idx, MAX_DEVS);
+	if (n <= 0) {
+		explain_no_device();
+		return;
+	}
+	fprintf(stderr, "vhmm: present:");
+	for (i = 0; i < n && i < MAX_DEVS; i++)
+		fprintf(stderr, "%s virtio_hmm%d", i ? "," : "", idx[i]);
+	fputc('\n', stderr);
+}
+
+/*
+ * Open DEV (an index, virtio_hmmN or a path) or the first device. A DEV
+ * that is none of these is a usage error (*status 2); a device that cannot
+ * be opened is a failure (*status 1), reported with the devices present.
+ */
+static struct vhmm_dev *open_dev(const struct cmd *cmd, const char *arg,
+				 int *status)
 {
 	struct vhmm_dev *dev;
+	char name[64];
+	const char *num;
 	char *end;
 	long n;
 	int ret;
 
+	*status = 1;
 	if (!arg) {
 		int idx[1];
 
 		ret = vhmm_list(idx, 1);
-		if (ret <= 0) {
-			if (ret < 0)
-				err("listing devices", ret);
-			else
-				fprintf(stderr, "vhmm: no virtio-hmm device\n");
+		if (ret < 0) {
+			err("listing devices", ret);
 			return NULL;
 		}
+		if (!ret) {
+			fprintf(stderr, "vhmm: no virtio-hmm device\n");
+			explain_no_device();
+			return NULL;
+		}
+		snprintf(name, sizeof(name), "/dev/virtio_hmm%d", idx[0]);
 		ret = vhmm_open(idx[0], &dev);
 	} else if (strchr(arg, '/')) {
+		snprintf(name, sizeof(name), "%s", arg);
 		ret = vhmm_open_path(arg, &dev);
 	} else {
-		if (!strncmp(arg, "virtio_hmm", 10))
-			arg += 10;
+		num = arg;
+		if (!strncmp(num, "virtio_hmm", 10))
+			num += 10;
 		errno = 0;
-		n = strtol(arg, &end, 10);
-		if (!*arg || *end || errno || n < 0 || n > 1 << 20) {
-			fprintf(stderr, "vhmm: '%s' is not a device\n", arg);
+		n = strtol(num, &end, 10);
+		if (!*num || *end || errno || n < 0 || n > 1 << 20) {
+			*status = usage_error(cmd, "'%s' is not a device (an index, virtio_hmmN or a path)",
+					      arg);
 			return NULL;
 		}
+		snprintf(name, sizeof(name), "/dev/virtio_hmm%ld", n);
 		ret = vhmm_open((int)n, &dev);
 	}
 	if (ret) {
-		err(arg ? arg : "open", ret);
+		err(name, ret);
+		if (ret == -ENOENT)
+			list_present();
 		return NULL;
 	}
+	*status = 0;
 	return dev;
+}
+
+/* at most one DEV argument after the options */
+static int one_dev_arg(const struct cmd *cmd, int argc, char **argv,
+		       const char **dev)
+{
+	if (argc - optind > 1)
+		return usage_error(cmd, "unexpected argument '%s'",
+				   argv[optind + 1]);
+	*dev = optind < argc ? argv[optind] : NULL;
+	return 0;
+}
+
+/* a whole number in [min, max] for option -OPT, or a usage error */
+static int parse_ulong(const struct cmd *cmd, char opt, const char *s,
+		       unsigned long min, unsigned long max,
+		       unsigned long *val)
+{
+	char *end;
+
+	errno = 0;
+	*val = strtoul(s, &end, 10);
+	if (!*s || *end || errno || *s == '-' || *val < min || *val > max)
+		return usage_error(cmd, "-%c %s: must be a whole number from %lu to %lu",
+				   opt, s, min, max);
+	return 0;
 }
 
 /* bytes as 64M, 1G, 12K or plain bytes, whichever is exact */
@@ -131,23 +347,27 @@ static void print_features(uint64_t features)
 		printf("-");
 }
 
-static int cmd_list(int argc, char **argv)
+static int cmd_list(const struct cmd *cmd, int argc, char **argv)
 {
-	int idx[MAX_DEVS], n, i, ret, status = 0;
+	int idx[MAX_DEVS], n, i, ret, opt, status = 0;
 
-	if (argc != 1)
-		return usage();
+	while ((opt = next_opt(cmd, argc, argv, ":h")) != -1)
+		return opt == 'H' ? 0 : 2;
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!driver_loaded()) {
+		fprintf(stderr, "vhmm: the virtio_hmm driver is not loaded: modprobe virtio_hmm\n");
+		report_unbound(stderr, "vhmm: ");
+		return 1;
+	}
 	n = vhmm_list(idx, MAX_DEVS);
 	if (n < 0) {
 		err("listing devices", n);
 		return 1;
 	}
-	if (!n) {
-		printf("no virtio-hmm devices\n");
-		return 0;
-	}
-	printf("%-18s %-9s %8s %8s %6s %s\n", "DEVICE", "MODE", "DEVMEM",
-	       "FREE", "PAGE", "FEATURES");
+	if (n)
+		printf("%-18s %-9s %8s %8s %6s %s\n", "DEVICE", "MODE",
+		       "DEVMEM", "FREE", "PAGE", "FEATURES");
 	for (i = 0; i < n && i < MAX_DEVS; i++) {
 		struct vhmm_info info;
 		char name[32], size[24], free_[24];
@@ -172,20 +392,31 @@ static int cmd_list(int argc, char **argv)
 		print_features(info.features);
 		printf("\n");
 	}
+	/* devices the driver refused: listed, with why */
+	if (report_unbound(stdout, ""))
+		status = 1;
+	else if (!n) {
+		fprintf(stderr, "vhmm: the guest has no virtio-hmm device (QEMU: -device virtio-hmm-pci)\n");
+		status = 1;
+	}
 	return status;
 }
 
-static int cmd_info(int argc, char **argv)
+static int cmd_info(const struct cmd *cmd, int argc, char **argv)
 {
 	struct vhmm_info info;
 	struct vhmm_dev *dev;
-	int ret;
+	const char *arg = NULL;
+	int ret, opt;
 
-	if (argc > 2)
-		return usage();
-	dev = open_dev(argc == 2 ? argv[1] : NULL);
+	while ((opt = next_opt(cmd, argc, argv, ":h")) != -1)
+		return opt == 'H' ? 0 : 2;
+	ret = one_dev_arg(cmd, argc, argv, &arg);
+	if (ret)
+		return ret;
+	dev = open_dev(cmd, arg, &ret);
 	if (!dev)
-		return 1;
+		return ret;
 	ret = vhmm_get_info(dev, &info);
 	if (ret) {
 		err("info", ret);
@@ -230,38 +461,55 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int cmd_stats(int argc, char **argv)
+/* width of counter I's column in stats -w: its name or a value with a rate */
+static int stat_width(size_t i)
+{
+	int w = (int)strlen(stat_fields[i].name);
+
+	return w > 18 ? w : 18;
+}
+
+static int cmd_stats(const struct cmd *cmd, int argc, char **argv)
 {
 	struct vhmm_stats prev, cur;
 	unsigned long count = 0, n = 0;
 	struct vhmm_dev *dev;
 	double interval = 0;
+	const char *arg = NULL;
 	size_t i;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "w:n:")) != -1) {
+	while ((opt = next_opt(cmd, argc, argv, ":hw:n:")) != -1) {
 		char *end;
 
 		switch (opt) {
 		case 'w':
+			errno = 0;
 			interval = strtod(optarg, &end);
-			if (*end || interval <= 0)
-				return usage();
+			if (!*optarg || *end || errno || !(interval > 0) ||
+			    interval > 86400)
+				return usage_error(cmd, "-w %s: must be a number of seconds, more than 0 and at most 86400",
+						   optarg);
 			break;
 		case 'n':
-			count = strtoul(optarg, &end, 10);
-			if (*end || !count)
-				return usage();
+			if (parse_ulong(cmd, 'n', optarg, 1, ULONG_MAX, &count))
+				return 2;
 			break;
+		case 'H':
+			return 0;
 		default:
-			return usage();
+			return 2;
 		}
 	}
-	if (argc - optind > 1)
-		return usage();
-	dev = open_dev(optind < argc ? argv[optind] : NULL);
+	ret = one_dev_arg(cmd, argc, argv, &arg);
+	if (ret)
+		return ret;
+	/* -n alone samples once a second */
+	if (count && !interval)
+		interval = 1;
+	dev = open_dev(cmd, arg, &ret);
 	if (!dev)
-		return 1;
+		return ret;
 	ret = vhmm_get_stats(dev, &cur);
 	if (ret) {
 		err("stats", ret);
@@ -278,10 +526,10 @@ static int cmd_stats(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* one line per sample: counter values, then rates per second */
+	/* one line per sample: each counter's value and its rate per second */
 	printf("%-8s", "time");
 	for (i = 0; i < NR_STATS; i++)
-		printf(" %s", stat_fields[i].name);
+		printf(" %*s", stat_width(i), stat_fields[i].name);
 	printf("\n");
 	for (;;) {
 		struct timespec ts = {
@@ -292,11 +540,18 @@ static int cmd_stats(int argc, char **argv)
 		n++;
 		printf("%-8.1f", (n - 1) * interval);
 		for (i = 0; i < NR_STATS; i++) {
-			printf(" %" PRIu64, stat_get(&cur, i));
+			char cell[64];
+
 			if (n > 1 && strcmp(stat_fields[i].name, "devmem_used"))
-				printf("(+%.0f/s)", (stat_get(&cur, i) -
-						     stat_get(&prev, i)) /
-				       interval);
+				snprintf(cell, sizeof(cell),
+					 "%" PRIu64 "(+%.0f/s)",
+					 stat_get(&cur, i),
+					 (stat_get(&cur, i) -
+					  stat_get(&prev, i)) / interval);
+			else
+				snprintf(cell, sizeof(cell), "%" PRIu64,
+					 stat_get(&cur, i));
+			printf(" %*s", stat_width(i), cell);
 		}
 		printf("\n");
 		if ((count && n >= count) || stop)
@@ -576,16 +831,20 @@ out:
 	}
 }
 
-static int cmd_selftest(int argc, char **argv)
+static int cmd_selftest(const struct cmd *cmd, int argc, char **argv)
 {
 	struct st t = { .nr = 0 };
-	int ret;
+	const char *arg = NULL;
+	int ret, opt;
 
-	if (argc > 2)
-		return usage();
-	t.dev = open_dev(argc == 2 ? argv[1] : NULL);
+	while ((opt = next_opt(cmd, argc, argv, ":h")) != -1)
+		return opt == 'H' ? 0 : 2;
+	ret = one_dev_arg(cmd, argc, argv, &arg);
+	if (ret)
+		return ret;
+	t.dev = open_dev(cmd, arg, &ret);
 	if (!t.dev)
-		return 1;
+		return ret;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ret = vhmm_get_info(t.dev, &t.info);
 	if (ret) {
@@ -617,99 +876,180 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int cmd_migrate(int argc, char **argv)
+/* pages of [mem, mem + pages) in this device's memory, or a negative errno */
+static long pages_on_device(struct vhmm_dev *dev, void *mem,
+			    unsigned long pages, uint8_t *prot)
+{
+	unsigned long i;
+	long n = 0;
+	int ret;
+
+	ret = vhmm_snapshot(dev, mem, pages, prot);
+	if (ret)
+		return ret;
+	for (i = 0; i < pages; i++)
+		if (prot[i] & VHMM_PAGE_DEVICE)
+			n++;
+	return n;
+}
+
+/*
+ * Migrate a buffer to device memory and back. The counts are what really
+ * happened: the pages a snapshot finds in device memory after the first
+ * migration, the pages the driver moved back. Fewer pages than asked for
+ * is a failure (exit 1) with a message: the times would mean nothing.
+ */
+static int cmd_migrate(const struct cmd *cmd, int argc, char **argv)
 {
 	unsigned long pages = 256;
-	uint64_t *mem, moved = 0;
+	uint64_t *mem = NULL, *back = NULL, moved = 0;
+	uint8_t *prot = NULL;
 	struct vhmm_info info;
 	struct vhmm_dev *dev;
+	const char *arg = NULL;
 	double t0, t1, t2;
+	long on_dev, left;
 	size_t words;
 	int opt, ret, status = 1;
 
-	while ((opt = getopt(argc, argv, "p:")) != -1) {
-		char *end;
-
-		if (opt != 'p')
-			return usage();
-		pages = strtoul(optarg, &end, 10);
-		if (*end || !pages || pages > (1ul << 24))
-			return usage();
+	while ((opt = next_opt(cmd, argc, argv, ":hp:")) != -1) {
+		switch (opt) {
+		case 'p':
+			if (parse_ulong(cmd, 'p', optarg, 1, MAX_PAGES, &pages))
+				return 2;
+			break;
+		case 'H':
+			return 0;
+		default:
+			return 2;
+		}
 	}
-	if (argc - optind > 1)
-		return usage();
-	dev = open_dev(optind < argc ? argv[optind] : NULL);
+	ret = one_dev_arg(cmd, argc, argv, &arg);
+	if (ret)
+		return ret;
+	dev = open_dev(cmd, arg, &ret);
 	if (!dev)
-		return 1;
+		return ret;
 	ret = vhmm_get_info(dev, &info);
 	if (ret) {
 		err("info", ret);
 		goto out_close;
 	}
 	mem = map_pages(pages, info.page_size);
-	if (!mem) {
-		fprintf(stderr, "vhmm: cannot map %lu pages\n", pages);
-		goto out_close;
+	back = map_pages(pages, info.page_size);
+	prot = malloc(pages);
+	if (!mem || !back || !prot) {
+		fprintf(stderr, "vhmm: cannot allocate 2 x %lu pages\n", pages);
+		goto out_free;
 	}
 	words = pages * info.page_size / 8;
 	pattern(mem, words, 4);
 	t0 = now();
-	ret = vhmm_migrate_to_device(dev, mem, pages, NULL);
+	ret = vhmm_migrate_to_device(dev, mem, pages, back);
 	t1 = now();
 	if (ret) {
 		err("migrate to device", ret);
-		goto out_unmap;
+		goto out_free;
+	}
+	on_dev = pages_on_device(dev, mem, pages, prot);
+	if (on_dev < 0) {
+		err("snapshot after the migration", (int)on_dev);
+		goto out_free;
+	}
+	if (!check_pattern(back, 0, words, 4)) {
+		fprintf(stderr, "vhmm: the device read back wrong data after the migration\n");
+		goto out_free;
 	}
 	ret = vhmm_migrate_to_system(dev, mem, pages, &moved);
 	t2 = now();
 	if (ret) {
 		err("migrate to system", ret);
-		goto out_unmap;
+		goto out_free;
 	}
-	printf("%lu pages to device in %.3f s, %" PRIu64
-	       " back to system memory in %.3f s\n", pages, t1 - t0, moved,
-	       t2 - t1);
+	left = pages_on_device(dev, mem, pages, prot);
+	if (left < 0) {
+		err("snapshot after the migration back", (int)left);
+		goto out_free;
+	}
+	printf("%ld of %lu pages to device memory in %.3f s, %" PRIu64
+	       " back to system memory in %.3f s\n", on_dev, pages, t1 - t0,
+	       moved, t2 - t1);
 	if (!check_pattern(mem, 0, words, 4)) {
 		fprintf(stderr, "vhmm: data changed by the round trip\n");
-		goto out_unmap;
+		goto out_free;
 	}
 	printf("data intact\n");
+	if ((unsigned long)on_dev < pages) {
+		char size[24], free_[24];
+
+		fprintf(stderr, "vhmm: only %ld of %lu pages reached device memory (%s, %s free before); the rest stayed in system memory\n",
+			on_dev, pages,
+			fmt_size(size, sizeof(size), info.devmem_size),
+			fmt_size(free_, sizeof(free_), info.devmem_free));
+		goto out_free;
+	}
+	if (moved != (uint64_t)on_dev || left) {
+		fprintf(stderr, "vhmm: %" PRIu64 " of %ld pages came back, %ld still in device memory\n",
+			moved, on_dev, left);
+		goto out_free;
+	}
 	status = 0;
-out_unmap:
-	munmap(mem, pages * info.page_size);
+out_free:
+	free(prot);
+	if (back)
+		munmap(back, pages * info.page_size);
+	if (mem)
+		munmap(mem, pages * info.page_size);
 out_close:
 	vhmm_close(dev);
 	return status;
 }
 
+static int cmd_version(const struct cmd *cmd, int argc, char **argv)
+{
+	int opt;
+
+	while ((opt = next_opt(cmd, argc, argv, ":h")) != -1)
+		return opt == 'H' ? 0 : 2;
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	printf("vhmm (libvhmm %s)\n", vhmm_version());
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	{ "list", "", "list devices (and those the driver refused, with why)",
+	  cmd_list },
+	{ "info", "[DEV]", "show one device", cmd_info },
+	{ "stats", "[-w SEC] [-n COUNT] [DEV]",
+	  "driver statistics; -w: a line every SEC seconds with rates, -n: stop after COUNT lines (every second without -w)",
+	  cmd_stats },
+	{ "selftest", "[DEV]", "functional self-test (exit 1 on failure)",
+	  cmd_selftest },
+	{ "migrate", "[-p PAGES] [DEV]",
+	  "migrate PAGES (default 256) to device memory and back, check the data; exit 1 unless all of them moved",
+	  cmd_migrate },
+	{ "version", "", "library version", cmd_version },
+};
+static const size_t nr_cmds = ARRAY_SIZE(cmds);
+
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv);
-	} cmds[] = {
-		{ "list", cmd_list },
-		{ "info", cmd_info },
-		{ "stats", cmd_stats },
-		{ "selftest", cmd_selftest },
-		{ "migrate", cmd_migrate },
-	};
 	size_t i;
 
+	/* results and messages in the order they happen, also into a file */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
-		return usage();
-	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("vhmm (libvhmm %s)\n", vhmm_version());
-		return 0;
-	}
+		return usage_error(NULL, "no COMMAND");
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(&cmds[nr_cmds - 1], 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "-h")) {
-		fputs(usage_text, stdout);
+		print_usage(stdout);
 		return 0;
 	}
-	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+	for (i = 0; i < nr_cmds; i++)
 		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "vhmm: unknown command '%s'\n", argv[1]);
-	return usage();
+			return cmds[i].fn(&cmds[i], argc - 1, argv + 1);
+	return usage_error(NULL, "unknown command '%s'", argv[1]);
 }
