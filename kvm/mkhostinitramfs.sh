@@ -10,6 +10,11 @@ set -euo pipefail
 STEP=host-initramfs
 . "$(dirname "$0")/../scripts/common.sh"
 
+case "${1:-}" in
+-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+-*) echo "mkhostinitramfs.sh: unknown option $1 (usage: mkhostinitramfs.sh [OUTPUT.cpio])" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "mkhostinitramfs.sh: one OUTPUT at most" >&2; exit 2; }
 output=${1:-$BUILD/host-initramfs.cpio}
 [ -f "$INITRAMFS" ] || die "$INITRAMFS missing; run 'make'"
 root=$(mktemp -d "$BUILD/host-initramfs.XXXXXX")

@@ -9,11 +9,16 @@ set -euo pipefail
 STEP=initramfs
 . "$(dirname "$0")/../scripts/common.sh"
 
+case "${1:-}" in
+-h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+-*) echo "mkinitramfs.sh: unknown option $1 (usage: mkinitramfs.sh [OUTPUT.cpio])" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "mkinitramfs.sh: one OUTPUT at most (usage: mkinitramfs.sh [OUTPUT.cpio])" >&2; exit 2; }
 output=${1:-$INITRAMFS}
 kbuild=$KOUT
 krel=$(cat "$kbuild/include/config/kernel.release")
 root=$(mktemp -d "$BUILD/initramfs.XXXXXX")
-trap 'rm -rf "$root"' EXIT
+trap 'rm -rf "$root" "$root.cpio"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,proc,sys,dev,tmp,etc,root,lib/modules}
 
 cp /bin/busybox "$root/bin/busybox"
