@@ -7,6 +7,7 @@
 #   make check-debug  the guest suites on a KASAN/lockdep/DEBUG_VM kernel
 #   make check-host   the host layer alone: host module, L1 qtests, L2 guest
 #   make demo     boot a guest with virtio-hmm devices and show it working
+#   make shell    the demo's guest with a shell on the console
 #   make bench    virtio-hmm against test_hmm and memcpy, and the device's
 #                 request rates through qtest; tables + build/bench.json
 #   make fuzz     QEMU's generic fuzzer (ASan/UBSan) on the device, FUZZ_TIME=600 s
@@ -75,9 +76,10 @@ fuzz: qemu
 	scripts/build-fuzz.sh
 	scripts/fuzz.sh
 
-# an interactive guest shell on the serial console (Ctrl-A X quits)
+# a shell in the demo's guest (its devices, driver loaded) on the console;
+# `exit` powers the guest off, Ctrl-A X quits QEMU
 shell: all
-	kvm/run-vm --interactive
+	scripts/demo.sh --shell
 
 clean:
 	find $(BUILD) -mindepth 1 -maxdepth 1 ! -name src -exec rm -rf {} +
