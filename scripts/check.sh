@@ -248,10 +248,10 @@ layer_host() {
 	guest_suite host-l2 --initrd "$initrd" --mem 3G --timeout 2400 -- host-l2.sh
 }
 
-# The documented commands (tests/docs/doc-test.sh), TAP per command
+# The documented commands (tests/docs/doc-test.py), TAP per block
 layer_docs() {
 	local rc
-	"$TOP/tests/docs/doc-test.sh" --logs "$LOGS/docs" >"$LOGS/docs.tap" 2>"$LOGS/docs.err"
+	"$TOP/tests/docs/doc-test.py" --logs "$LOGS/docs" >"$LOGS/docs.tap" 2>"$LOGS/docs.err"
 	rc=$?
 	tap_results docs "$LOGS/docs.tap"
 	[ $rc -eq 0 ] || sed 's/^/    /' "$LOGS/docs.err"
