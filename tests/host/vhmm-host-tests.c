@@ -8,6 +8,12 @@
  * Runs in the "host" VM (L1) with vhmm_host.ko loaded. The module's
  * counters are module-wide, so the tests check differences and must not
  * run concurrently with another user of the module.
+ *
+ * A copy entry must not cross a page on either side (the uapi), so no
+ * test copies into or out of a stack buffer: the stack's offset within a
+ * page is random (ASLR), and a 128-byte array crosses a page boundary in
+ * about 1 of 32 runs, which the module rightly refuses with EINVAL. Small
+ * copies use self->out, a page of its own.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +36,7 @@ FIXTURE(host)
 	size_t page;
 	char *region;		/* registered: device memory */
 	char *buf;		/* ordinary anonymous memory */
+	char *out;		/* one page for small copies out */
 	struct vhmm_host_stats before;
 };
 
@@ -134,8 +141,10 @@ FIXTURE_SETUP(host)
 		SKIP(return, DEVICE " missing (vhmm_host.ko not loaded)");
 	self->region = map_anon(REGION_PAGES * self->page);
 	self->buf = map_anon(REGION_PAGES * self->page);
+	self->out = map_anon(self->page);
 	ASSERT_NE(self->region, NULL);
 	ASSERT_NE(self->buf, NULL);
+	ASSERT_NE(self->out, NULL);
 	ASSERT_EQ(stats(self->fd, &self->before), 0);
 	ASSERT_EQ(reg(self->fd, self->region, REGION_PAGES * self->page, &n),
 		  0);
@@ -223,9 +232,8 @@ TEST_F(host, copy_round_trip)
 /* Device to device, sub-page, overlapping */
 TEST_F(host, copy_within_device)
 {
-	char *r = self->region;
+	char *r = self->region, *out = self->out;
 	size_t pg = self->page;
-	char out[64];
 
 	fill(self->buf, pg, 3);
 	ASSERT_EQ(copy1(self->fd, r, self->buf, pg, NULL), 0);
@@ -233,10 +241,10 @@ TEST_F(host, copy_within_device)
 	ASSERT_EQ(copy1(self->fd, r + 5 * pg, r, pg, NULL), 0);
 	/* overlapping move inside page 5: bytes 0..99 -> 10..109 */
 	ASSERT_EQ(copy1(self->fd, r + 5 * pg + 10, r + 5 * pg, 100, NULL), 0);
-	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 10, sizeof(out), NULL), 0);
-	ASSERT_EQ(memcmp(out, self->buf, sizeof(out)), 0);
-	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 200, sizeof(out), NULL), 0);
-	ASSERT_EQ(memcmp(out, self->buf + 200, sizeof(out)), 0);
+	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 10, 64, NULL), 0);
+	ASSERT_EQ(memcmp(out, self->buf, 64), 0);
+	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 200, 64, NULL), 0);
+	ASSERT_EQ(memcmp(out, self->buf + 200, 64), 0);
 }
 
 /* A CPU access brings a device page back with its data; the next copy
@@ -246,7 +254,7 @@ TEST_F(host, cpu_touch_migrates_back)
 {
 	size_t pg = self->page;
 	struct vhmm_host_stats s1, s2;
-	char out[128];
+	char *out = self->out;
 	int ret;
 
 	fill(self->buf, 4 * pg, 9);
@@ -263,7 +271,7 @@ TEST_F(host, cpu_touch_migrates_back)
 	EXPECT_GE(s2.invalidations, s1.invalidations + 1);
 
 	/* the device sees the CPU's write, and takes the page back */
-	ret = copy1(self->fd, out, self->region + 2 * pg, sizeof(out), NULL);
+	ret = copy1(self->fd, out, self->region + 2 * pg, 128, NULL);
 	if (ret)
 		TH_LOG("copy from the CPU-touched page: %s", strerror(errno));
 	ASSERT_EQ(ret, 0);
@@ -312,7 +320,7 @@ TEST_F(host, migrate_back)
 TEST_F(host, invalidation_drops_cached_translation)
 {
 	struct vhmm_host_stats s1, s2;
-	char out[16];
+	char *out = self->out;
 
 	memset(self->buf, 'a', self->page);
 	ASSERT_EQ(copy1(self->fd, self->region, self->buf, self->page, NULL),
@@ -325,7 +333,7 @@ TEST_F(host, invalidation_drops_cached_translation)
 	memset(self->buf, 'b', self->page);
 	ASSERT_EQ(copy1(self->fd, self->region, self->buf, self->page, NULL),
 		  0);
-	ASSERT_EQ(copy1(self->fd, out, self->region, sizeof(out), NULL), 0);
+	ASSERT_EQ(copy1(self->fd, out, self->region, 16, NULL), 0);
 	EXPECT_EQ(out[0], 'b');
 	EXPECT_EQ(out[15], 'b');
 
@@ -385,8 +393,7 @@ TEST_F(host, other_mm_refused)
 
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		char b[8];
-		int ret = copy1(self->fd, b, self->region, sizeof(b), NULL);
+		int ret = copy1(self->fd, self->out, self->region, 8, NULL);
 
 		_exit(ret == -1 && errno == EINVAL ? 0 : 1);
 	}
