@@ -84,6 +84,12 @@ static int vhmm_host_open(struct inode *inode, struct file *filp)
 	struct vhmm_host_file *vf;
 	int ret;
 
+	/*
+	 * The file mirrors the opener's address space: a kernel thread has
+	 * none (or only one it borrowed).
+	 */
+	if (!current->mm || (current->flags & PF_KTHREAD))
+		return -EINVAL;
 	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
 	if (!vf)
 		return -ENOMEM;

@@ -12,16 +12,23 @@
  *   else to the system page itself. Nothing is pinned.
  * - The notifier drops cached translations before the kernel may free or
  *   move the pages behind them (munmap, swap-out, page migration, KSM, a
- *   CPU fault on a device page, the process exiting). It takes vf->lock,
- *   which the copy holds while it touches the pages: an invalidation waits
- *   for a copy in flight, and a copy never sees a stale page.
+ *   CPU fault on a device page, fork's copy-on-write protection, the
+ *   process exiting). It takes vf->lock, which the copy holds while it
+ *   touches the pages: an invalidation waits for a copy in flight, and a
+ *   copy never sees a stale page.
  * - A copy looks both sides up under vf->lock; a miss drops the lock,
  *   translates the missing side (the hmm_range_fault() retry loop of
  *   lib/test_hmm.c) and tries again. A region page found in system RAM (the
  *   CPU touched it) is first moved back into device memory.
  *
- * Lock order: mmap_lock -> vf->lock (the notifier runs under mmap_lock).
- * Nothing allocates memory that may reclaim, or faults, under vf->lock.
+ * Lock order: vf->ioctl_lock -> mmap_lock -> vf->lock -> the xarray's lock.
+ * The notifier runs inside the mm's own locks: under mmap_lock, the rmap
+ * locks (i_mmap_rwsem, anon_vma), page locks and page table locks, and from
+ * reclaim. So vf->lock is innermost: under it nothing takes another lock
+ * but the xarray's, sleeps on anything, faults, or allocates memory that
+ * may reclaim. The translation cache's slot is reserved before vf->lock is
+ * taken, and the copy touches only pages it has translated, through
+ * kmap_local_page(), never user memory.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -84,6 +91,7 @@ static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
 			   bool write)
 {
 	struct mm_struct *mm = vf->notifier.mm;
+	unsigned long index = addr >> PAGE_SHIFT;
 	unsigned long timeout =
 		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	unsigned long hpfn;
@@ -108,6 +116,13 @@ static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
 			ret = -EBUSY;
 			break;
 		}
+		/*
+		 * The cache's slot, allocated here where reclaim may run the
+		 * notifier: a no-op if an entry is there already.
+		 */
+		ret = xa_reserve(&vf->pt, index, GFP_KERNEL_ACCOUNT);
+		if (ret)
+			break;
 		range.notifier_seq = mmu_interval_read_begin(&vf->notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
@@ -127,16 +142,22 @@ static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
 			entry = page;
 			if (hpfn & HMM_PFN_WRITE)
 				entry = xa_tag_pointer(page, VHMM_HOST_PT_WRITE);
-			/* GFP_ATOMIC: reclaim could call the notifier */
-			ret = xa_err(xa_store(&vf->pt, addr >> PAGE_SHIFT, entry,
-					      GFP_ATOMIC));
+			/*
+			 * The slot is reserved, or held the old entry: this
+			 * does not allocate, unless an invalidation erased
+			 * that entry since (then reserve again).
+			 */
+			ret = xa_err(xa_store(&vf->pt, index, entry,
+					      GFP_NOWAIT | __GFP_NOWARN));
 		} else {
 			ret = -EFAULT;
 		}
 		mutex_unlock(&vf->lock);
-		break;
+		if (ret != -ENOMEM)
+			break;
 	}
 	mmput(mm);
+	xa_release(&vf->pt, index);	/* if still only reserved */
 	return ret;
 }
 
