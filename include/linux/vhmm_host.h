@@ -12,9 +12,14 @@
  * copy that touches it moves it back into device memory.
  *
  * The file is bound to the mm of the process that opened it; ioctls from
- * another mm fail with EINVAL. Closing the file (or the process exiting)
- * releases everything: pages still in device memory go back to system RAM
- * if the process is alive, or are freed with its address space.
+ * another mm fail with EINVAL, and so does open() from a kernel thread.
+ * Closing the file (or the process exiting) releases everything: pages
+ * still in device memory go back to system RAM if the process is alive,
+ * or are freed with its address space.
+ *
+ * After fork() the region's pages are shared copy-on-write with the child,
+ * as any private memory is: a copy into one gives the caller its own page
+ * (in device memory again), and the child keeps the old data.
  *
  * Every field is marked (in) or (out).
  */

@@ -285,6 +285,70 @@ TEST_F(host, cpu_touch_migrates_back)
 	EXPECT_EQ(memcmp(self->region + 3 * pg, self->buf + 3 * pg, pg), 0);
 }
 
+/*
+ * After fork() the region's device pages are shared copy-on-write, and
+ * hmm_range_fault() reports its owner's device pages read-only without
+ * faulting them. A copy into one must give this process a page of its own,
+ * in device memory, and leave the child's data alone; a copy out of a page
+ * still shared works as it is.
+ */
+TEST_F(host, copy_after_fork)
+{
+	size_t pg = self->page;
+	struct vhmm_host_stats s1, s2;
+	int status, go[2], ret;
+	pid_t pid;
+	char c = 1;
+
+	fill(self->buf, 2 * pg, 11);
+	ASSERT_EQ(copy_pages(self->fd, self->region, self->buf, 2, pg), 0);
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* after the parent's copy: the child's pages kept the old data */
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(memcmp(self->region, self->buf, 2 * pg) ? 1 : 0);
+	}
+	close(go[0]);
+	ASSERT_EQ(stats(self->fd, &s1), 0);
+
+	fill(self->buf, pg, 12);
+	ret = copy1(self->fd, self->region, self->buf, pg, NULL);
+	if (ret)
+		TH_LOG("copy into a shared page: %s", strerror(errno));
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(copy1(self->fd, self->out, self->region, pg, NULL), 0);
+	EXPECT_EQ(memcmp(self->out, self->buf, pg), 0);
+	/* page 1 is still shared with the child */
+	ASSERT_EQ(copy1(self->fd, self->out, self->region + pg, pg, NULL), 0);
+	EXPECT_EQ(memcmp(self->out, self->buf + pg, pg), 0);
+
+	/*
+	 * Page 0 came back to RAM (the child's copy stays there) and the
+	 * parent's own copy went into device memory; no CPU fault
+	 */
+	ASSERT_EQ(stats(self->fd, &s2), 0);
+	EXPECT_EQ(s2.device_pages, s1.device_pages);
+	EXPECT_EQ(s2.migrated_to_ram, s1.migrated_to_ram + 1);
+	EXPECT_EQ(s2.migrated_to_device, s1.migrated_to_device + 1);
+	EXPECT_EQ(s2.cpu_faults, s1.cpu_faults);
+	EXPECT_EQ(vm_pin_kb(), 0);
+
+	ASSERT_EQ(write(go[1], &c, 1), 1);
+	close(go[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	/* and the parent's CPU sees its own data, from device memory */
+	ASSERT_EQ(stats(self->fd, &s2), 0);
+	EXPECT_EQ(memcmp(self->region, self->buf, pg), 0);
+	ASSERT_EQ(stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.cpu_faults, s2.cpu_faults + 1);
+}
+
 /* MIGRATE moves CPU-touched region pages back in one go */
 TEST_F(host, migrate_back)
 {
