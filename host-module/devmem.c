@@ -359,6 +359,7 @@ static bool vhmm_host_alloc_and_copy_to_ram(struct migrate_vma *args)
 /* vhmm_host_migrate() flags */
 #define VHMM_HOST_TO_DEVICE	BIT(0)	/* into device memory, else back */
 #define VHMM_HOST_STRICT	BIT(1)	/* only private anonymous memory */
+#define VHMM_HOST_ALL		BIT(2)	/* -ENOSPC if the pool runs out */
 
 /*
  * Migrate the pages of [@start, @end) of @mm one way, one batch of
@@ -367,7 +368,8 @@ static bool vhmm_host_alloc_and_copy_to_ram(struct migrate_vma *args)
  * mapping (else -EINVAL); without, holes and other mappings are skipped.
  * Into device memory, the device pages of a batch are stashed before
  * mmap_lock is taken; when the pool is exhausted the rest of the range
- * stays in system RAM. A fatal signal stops a migration into
+ * stays in system RAM, or with VHMM_HOST_ALL the call fails with -ENOSPC
+ * (what moved so far stays moved). A fatal signal stops a migration into
  * device memory with -EINTR; the way back always runs to the end.
  */
 static long vhmm_host_migrate(struct mm_struct *mm, unsigned long start,
@@ -402,7 +404,7 @@ static long vhmm_host_migrate(struct mm_struct *mm, unsigned long start,
 			ret = vhmm_host_stash_fill(&stash,
 				min_t(unsigned long, (end - addr) >> PAGE_SHIFT,
 				      VHMM_HOST_MIGRATE_PAGES));
-			if (ret == -ENOSPC) {
+			if (ret == -ENOSPC && !(flags & VHMM_HOST_ALL)) {
 				/* this batch gets what the stash has */
 				exhausted = true;
 				ret = 0;
@@ -460,21 +462,23 @@ static long vhmm_host_migrate(struct mm_struct *mm, unsigned long start,
  * @mm: the address space
  * @start: page-aligned start
  * @end: page-aligned end
+ * @all: fail with -ENOSPC if the pool cannot hold every page
  *
  * Every page of the range must be in a private anonymous mapping. Pages
- * that cannot move (pinned, locked elsewhere, the pool exhausted) stay in
- * system RAM. On an error, what moved stays moved.
+ * that cannot move (pinned, locked elsewhere; without @all, the pool
+ * exhausted) stay in system RAM. On an error, what moved stays moved.
  *
  * Context: process; takes mmap_lock for read and may grow the pool; must
  * not hold mmap_lock or a file's vf->lock.
  * Return: pages moved, or -EINVAL (not all private anonymous memory),
- * -ENOMEM, -EINTR (fatal signal), -ESRCH (@mm is gone).
+ * -ENOSPC, -ENOMEM, -EINTR (fatal signal), -ESRCH (@mm is gone).
  */
 long vhmm_host_migrate_to_device(struct mm_struct *mm, unsigned long start,
-				 unsigned long end)
+				 unsigned long end, bool all)
 {
 	return vhmm_host_migrate(mm, start, end,
-				 VHMM_HOST_TO_DEVICE | VHMM_HOST_STRICT);
+				 VHMM_HOST_TO_DEVICE | VHMM_HOST_STRICT |
+				 (all ? VHMM_HOST_ALL : 0));
 }
 
 /**
@@ -531,6 +535,17 @@ static const struct dev_pagemap_ops vhmm_host_devmem_ops = {
 	.page_free	= vhmm_host_page_free,
 	.migrate_to_ram	= vhmm_host_cpu_fault,
 };
+
+/**
+ * vhmm_host_devmem_max_pages() - the most device pages the pool can hold
+ *
+ * Context: any.
+ * Return: max_chunks chunks' worth of pages.
+ */
+unsigned long vhmm_host_devmem_max_pages(void)
+{
+	return (unsigned long)max_chunks * (VHMM_HOST_CHUNK_SIZE >> PAGE_SHIFT);
+}
 
 /**
  * vhmm_host_devmem_init() - set up the (empty) pool

@@ -226,7 +226,7 @@ static int vhmm_host_prepare(struct vhmm_host_file *vf, unsigned long addr,
 	 * just broken) goes back to device memory, which drops the cached
 	 * translation; one that cannot move is used where it is.
 	 */
-	vhmm_host_migrate_to_device(mm, addr, addr + PAGE_SIZE);
+	vhmm_host_migrate_to_device(mm, addr, addr + PAGE_SIZE, false);
 	ret = vhmm_host_fault(vf, addr, write, &found);
 	if (!ret && found == VHMM_HOST_FOUND_SHARED)
 		return -EAGAIN;

@@ -55,9 +55,10 @@ void vhmm_host_get_stats(struct vhmm_host_stats *stats);
 /* devmem.c */
 int vhmm_host_devmem_init(void);
 void vhmm_host_devmem_exit(void);
+unsigned long vhmm_host_devmem_max_pages(void);
 struct page *vhmm_host_devmem_data_page(struct page *page);
 long vhmm_host_migrate_to_device(struct mm_struct *mm, unsigned long start,
-				 unsigned long end);
+				 unsigned long end, bool all);
 long vhmm_host_migrate_to_ram(struct mm_struct *mm, unsigned long start,
 			      unsigned long end);
 extern void *vhmm_host_owner;

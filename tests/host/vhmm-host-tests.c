@@ -205,6 +205,34 @@ TEST_F(host, register_errors)
 	close(fd2);
 }
 
+/*
+ * A region larger than the module's free device memory is refused with
+ * ENOSPC, and nothing moves (QEMU then names vram-size and the limit)
+ */
+TEST_F(host, register_too_big)
+{
+	struct vhmm_host_stats s;
+	size_t size;
+	char *big;
+	int fd2;
+
+	ASSERT_EQ(stats(self->fd, &s), 0);
+	ASSERT_GT(s.device_pages_max, s.device_pages);
+	size = (s.device_pages_max - s.device_pages + 1) * self->page;
+	big = map_anon(size);
+	ASSERT_NE(big, NULL);
+	fd2 = open(DEVICE, O_RDWR);
+	ASSERT_GE(fd2, 0);
+	EXPECT_EQ(reg(fd2, big, size, NULL), -1);
+	EXPECT_EQ(errno, ENOSPC);
+	ASSERT_EQ(stats(self->fd, &s), 0);
+	EXPECT_EQ(s.device_pages, self->before.device_pages + REGION_PAGES);
+	EXPECT_EQ(s.migrated_to_device,
+		  self->before.migrated_to_device + REGION_PAGES);
+	close(fd2);
+	munmap(big, size);
+}
+
 /* Ordinary memory -> device memory -> ordinary memory, data intact */
 TEST_F(host, copy_round_trip)
 {
