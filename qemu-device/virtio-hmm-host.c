@@ -71,8 +71,13 @@ static bool hmm_host_realize(VirtIOHMM *s, Error **errp)
 
     h->fd = qemu_open(VHMM_HOST_DEVICE, O_RDWR, errp);
     if (h->fd < 0) {
-        error_prepend(errp, "'backend=host' needs the vhmm_host host "
-                      "module loaded: ");
+        if (errno == EACCES || errno == EPERM) {
+            error_prepend(errp, "'backend=host' needs read and write "
+                          "access to " VHMM_HOST_DEVICE ": ");
+        } else {
+            error_prepend(errp, "'backend=host' needs the vhmm_host host "
+                          "module loaded: ");
+        }
         return false;
     }
     if (ioctl(h->fd, VHMM_HOST_IOC_REGISTER, &r) < 0) {
