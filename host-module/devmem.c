@@ -26,13 +26,11 @@
  *   module cannot be unloaded while a page (of a forked child, say) is
  *   still mapped somewhere: rmmod fails with EBUSY instead of hanging.
  *
- * Lock order: vf->ioctl_lock -> pool->lock (growing the pool:
- * memremap_pages() and the memory-hotplug locks it takes) -> pool->free_lock.
- * pool->lock is never taken under mmap_lock or a page lock. mmap_lock (for
- * read, one batch of VHMM_HOST_MIGRATE_PAGES at a time) -> the locks of
- * migrate_vma -> pool->free_lock. page_free() runs wherever the last
- * reference goes, page table locks included, and takes pool->free_lock
- * only.
+ * Locking (the order is in vhmm_host.h): pool->lock, which grows the pool,
+ * is never taken under mmap_lock, a page lock or vf->lock; mmap_lock is
+ * held for one batch of VHMM_HOST_MIGRATE_PAGES at a time. page_free() runs
+ * wherever the last reference goes, page table locks included, and takes
+ * pool->free_lock only.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -296,10 +294,11 @@ static unsigned long vhmm_host_migrated(const struct migrate_vma *args)
 }
 
 /*
- * Give each collected system page a device page from @st with its data.
- * Return false if the stash ran out (the rest stays in system RAM).
+ * Give each collected system page a device page from @st with its data;
+ * when the stash runs out (the pool is exhausted), the rest stays in
+ * system RAM.
  */
-static bool vhmm_host_alloc_and_copy_to_device(struct migrate_vma *args,
+static void vhmm_host_alloc_and_copy_to_device(struct migrate_vma *args,
 					       struct vhmm_host_stash *st)
 {
 	unsigned long i;
@@ -313,7 +312,7 @@ static bool vhmm_host_alloc_and_copy_to_device(struct migrate_vma *args,
 		spage = migrate_pfn_to_page(args->src[i]);
 		dpage = vhmm_host_stash_take(st);
 		if (!dpage)
-			return false;
+			return;
 		if (spage)
 			copy_highpage(dpage->zone_device_data, spage);
 		else
@@ -323,7 +322,6 @@ static bool vhmm_host_alloc_and_copy_to_device(struct migrate_vma *args,
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	return true;
 }
 
 /*
@@ -501,7 +499,7 @@ long vhmm_host_migrate_to_ram(struct mm_struct *mm, unsigned long start,
 
 /*
  * dev_pagemap_ops.migrate_to_ram: a CPU access to a device page. Runs
- * under mmap_lock (or the vma lock) with the faulting page locked; the
+ * under mmap_lock for read with the faulting page locked; the
  * destination page is allocated in the window (it may reclaim, which may
  * call the notifier: no vf->lock is held here).
  */

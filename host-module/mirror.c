@@ -28,14 +28,12 @@
  *   into device memory (the guest driver's vhmm_range_cow_page() does the
  *   same).
  *
- * Lock order: vf->ioctl_lock -> mmap_lock -> vf->lock -> the xarray's lock.
- * The notifier runs inside the mm's own locks: under mmap_lock, the rmap
- * locks (i_mmap_rwsem, anon_vma), page locks and page table locks, and from
- * reclaim. So vf->lock is innermost: under it nothing takes another lock
- * but the xarray's, sleeps on anything, faults, or allocates memory that
- * may reclaim. The translation cache's slot is reserved before vf->lock is
- * taken, and the copy touches only pages it has translated, through
- * kmap_local_page(), never user memory.
+ * Locking (the order is in vhmm_host.h): the notifier runs inside the mm's
+ * own locks, under mmap_lock, the rmap locks and page locks, and from
+ * reclaim, so vf->lock is innermost. The translation
+ * cache's slot is reserved before vf->lock is taken, and the copy touches
+ * only pages it has translated, through kmap_local_page(), never user
+ * memory.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
