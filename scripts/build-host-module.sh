@@ -30,6 +30,8 @@ esac
 kdir=${1:-/lib/modules/$(uname -r)/build}
 
 "$TOP/scripts/check-host-kernel.sh" "$kdir" || exit 1
+[ -f "$kdir/include/config/kernel.release" ] && [ -f "$kdir/Module.symvers" ] ||
+	die "$kdir is configured but not prepared for modules: run 'make modules_prepare' (or build the kernel) there"
 release=$(cat "$kdir/include/config/kernel.release")
 work=$BUILD/host-module/$release
 mkdir -p "$work"
