@@ -6,6 +6,8 @@
 #   make check    run every test layer; last line "N passed, N failed, N skipped"
 #   make check-debug  the guest suites on a KASAN/lockdep/DEBUG_VM kernel
 #   make check-host   the host layer alone: host module, L1 qtests, L2 guest
+#   make host-module [KDIR=...]  the host module for your own kernel (default:
+#                 the running one's headers); host-module-install installs it
 #   make demo     boot a guest with virtio-hmm devices and show it working
 #   make shell    the demo's guest with a shell on the console
 #   make bench    virtio-hmm against test_hmm and memcpy, and the device's
@@ -55,6 +57,16 @@ check: all
 .PHONY: check-host
 check-host: all
 	scripts/check.sh host
+
+# the host module (backend=host) for a kernel of your own, checked for the
+# options it needs first (docs/host-module.md)
+KDIR ?= /lib/modules/$(shell uname -r)/build
+.PHONY: host-module host-module-install
+host-module:
+	scripts/build-host-module.sh "$(KDIR)"
+
+host-module-install:
+	scripts/build-host-module.sh --install "$(KDIR)"
 
 # the guest suites on the debug kernel (KASAN, lockdep, DEBUG_VM)
 check-debug: all

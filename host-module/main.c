@@ -57,6 +57,7 @@ void vhmm_host_get_stats(struct vhmm_host_stats *stats)
 	stats->copies = atomic64_read(&c->copies);
 	stats->open_files = atomic64_read(&c->open_files);
 	stats->leaked_pages = stats->open_files ? 0 : stats->device_pages;
+	stats->device_pages_max = vhmm_host_devmem_max_pages();
 }
 
 static int vhmm_host_stats_show(struct seq_file *m, void *unused)
@@ -75,6 +76,7 @@ static int vhmm_host_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "copies %llu\n", s.copies);
 	seq_printf(m, "open_files %llu\n", s.open_files);
 	seq_printf(m, "leaked_pages %llu\n", s.leaked_pages);
+	seq_printf(m, "device_pages_max %llu\n", s.device_pages_max);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vhmm_host_stats);
@@ -84,6 +86,12 @@ static int vhmm_host_open(struct inode *inode, struct file *filp)
 	struct vhmm_host_file *vf;
 	int ret;
 
+	/*
+	 * The file mirrors the opener's address space: a kernel thread has
+	 * none (or only one it borrowed).
+	 */
+	if (!current->mm || (current->flags & PF_KTHREAD))
+		return -EINVAL;
 	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
 	if (!vf)
 		return -ENOMEM;
@@ -124,6 +132,7 @@ static long vhmm_host_register(struct vhmm_host_file *vf,
 			       struct vhmm_host_region __user *uarg)
 {
 	struct mm_struct *mm = vf->notifier.mm;
+	struct vhmm_host_stats stats;
 	struct vhmm_host_region r;
 	long n;
 
@@ -133,9 +142,14 @@ static long vhmm_host_register(struct vhmm_host_file *vf,
 		return -EINVAL;
 	if (vf->end)
 		return -EBUSY;
-	n = vhmm_host_migrate_to_device(mm, r.addr, r.addr + r.size);
+	/* More than the pool can ever hold, or has free now */
+	vhmm_host_get_stats(&stats);
+	if (stats.device_pages > stats.device_pages_max ||
+	    r.size >> PAGE_SHIFT > stats.device_pages_max - stats.device_pages)
+		return -ENOSPC;
+	n = vhmm_host_migrate_to_device(mm, r.addr, r.addr + r.size, true);
 	if (n < 0) {
-		/* Not all private anonymous memory: undo what moved */
+		/* Undo what moved */
 		vhmm_host_migrate_to_ram(mm, r.addr, r.addr + r.size);
 		return n;
 	}
@@ -156,7 +170,7 @@ static long vhmm_host_migrate_ioctl(struct vhmm_host_file *vf,
 	    r.addr + r.size > vf->end)
 		return -EINVAL;
 	n = vhmm_host_migrate_to_device(vf->notifier.mm, r.addr,
-					r.addr + r.size);
+					r.addr + r.size, false);
 	if (n < 0)
 		return n;
 	return put_user(n, &uarg->npages);

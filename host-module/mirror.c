@@ -12,16 +12,28 @@
  *   else to the system page itself. Nothing is pinned.
  * - The notifier drops cached translations before the kernel may free or
  *   move the pages behind them (munmap, swap-out, page migration, KSM, a
- *   CPU fault on a device page, the process exiting). It takes vf->lock,
- *   which the copy holds while it touches the pages: an invalidation waits
- *   for a copy in flight, and a copy never sees a stale page.
+ *   CPU fault on a device page, fork's copy-on-write protection, the
+ *   process exiting). It takes vf->lock, which the copy holds while it
+ *   touches the pages: an invalidation waits for a copy in flight, and a
+ *   copy never sees a stale page.
  * - A copy looks both sides up under vf->lock; a miss drops the lock,
  *   translates the missing side (the hmm_range_fault() retry loop of
  *   lib/test_hmm.c) and tries again. A region page found in system RAM (the
  *   CPU touched it) is first moved back into device memory.
+ * - After fork() the region's device pages are shared copy-on-write with
+ *   the child, and hmm_range_fault() reports its owner's device pages as
+ *   they are, read-only, without faulting them, even when write access is
+ *   asked for. A write to such a page brings it back to system RAM, where
+ *   the write fault gives this process its own copy, and moves that copy
+ *   into device memory (the guest driver's vhmm_range_cow_page() does the
+ *   same).
  *
- * Lock order: mmap_lock -> vf->lock (the notifier runs under mmap_lock).
- * Nothing allocates memory that may reclaim, or faults, under vf->lock.
+ * Locking (the order is in vhmm_host.h): the notifier runs inside the mm's
+ * own locks, under mmap_lock, the rmap locks and page locks, and from
+ * reclaim, so vf->lock is innermost. The translation
+ * cache's slot is reserved before vf->lock is taken, and the copy touches
+ * only pages it has translated, through kmap_local_page(), never user
+ * memory.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -77,13 +89,26 @@ static struct page *vhmm_host_lookup(struct vhmm_host_file *vf,
 }
 
 /*
+ * What vhmm_host_fault() found at an address: a system page or one of the
+ * module's device pages (cached), or a device page shared copy-on-write
+ * when write access was asked for (not cached).
+ */
+enum vhmm_host_found {
+	VHMM_HOST_FOUND_SYSTEM,
+	VHMM_HOST_FOUND_DEVICE,
+	VHMM_HOST_FOUND_SHARED,
+};
+
+/*
  * Translate the page at @addr with hmm_range_fault(), faulting it in (for
- * writing with @write), and cache the translation.
+ * writing with @write), and cache the translation; *@found says what it
+ * is. Context: process, vf->ioctl_lock held; takes mmap_lock and vf->lock.
  */
 static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
-			   bool write)
+			   bool write, enum vhmm_host_found *found)
 {
 	struct mm_struct *mm = vf->notifier.mm;
+	unsigned long index = addr >> PAGE_SHIFT;
 	unsigned long timeout =
 		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	unsigned long hpfn;
@@ -96,7 +121,7 @@ static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = vhmm_host_owner,
 	};
-	struct page *page;
+	struct page *page, *data;
 	void *entry;
 	int ret;
 
@@ -108,6 +133,13 @@ static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
 			ret = -EBUSY;
 			break;
 		}
+		/*
+		 * The cache's slot, allocated here where reclaim may run the
+		 * notifier: a no-op if an entry is there already.
+		 */
+		ret = xa_reserve(&vf->pt, index, GFP_KERNEL_ACCOUNT);
+		if (ret)
+			break;
 		range.notifier_seq = mmu_interval_read_begin(&vf->notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
@@ -117,42 +149,86 @@ static int vhmm_host_fault(struct vhmm_host_file *vf, unsigned long addr,
 		if (ret)
 			break;
 
+		page = hmm_pfn_to_page(hpfn);
+		data = vhmm_host_devmem_data_page(page);
+		if (!data) {
+			ret = -EFAULT;
+			break;
+		}
+		*found = VHMM_HOST_FOUND_SYSTEM;
+		if (data != page) {
+			*found = VHMM_HOST_FOUND_DEVICE;
+			if (write && !(hpfn & HMM_PFN_WRITE)) {
+				*found = VHMM_HOST_FOUND_SHARED;
+				break;
+			}
+		}
+		entry = data;
+		if (hpfn & HMM_PFN_WRITE)
+			entry = xa_tag_pointer(data, VHMM_HOST_PT_WRITE);
+
 		mutex_lock(&vf->lock);
 		if (mmu_interval_read_retry(&vf->notifier, range.notifier_seq)) {
 			mutex_unlock(&vf->lock);
 			continue;
 		}
-		page = vhmm_host_devmem_data_page(hmm_pfn_to_page(hpfn));
-		if (page) {
-			entry = page;
-			if (hpfn & HMM_PFN_WRITE)
-				entry = xa_tag_pointer(page, VHMM_HOST_PT_WRITE);
-			/* GFP_ATOMIC: reclaim could call the notifier */
-			ret = xa_err(xa_store(&vf->pt, addr >> PAGE_SHIFT, entry,
-					      GFP_ATOMIC));
-		} else {
-			ret = -EFAULT;
-		}
+		/*
+		 * The slot is reserved, or held the old entry: this does not
+		 * allocate, unless an invalidation erased that entry since
+		 * (then reserve again).
+		 */
+		ret = xa_err(xa_store(&vf->pt, index, entry,
+					     GFP_NOWAIT | __GFP_NOWARN));
 		mutex_unlock(&vf->lock);
-		break;
+		if (ret != -ENOMEM)
+			break;
 	}
 	mmput(mm);
+	xa_release(&vf->pt, index);	/* if still only reserved */
 	return ret;
 }
 
-/* Make @addr translatable for the access; vf->ioctl_lock held */
+/*
+ * Make @addr translatable for the access, and a region page device memory
+ * again where it can be. Context: process, vf->ioctl_lock held.
+ * Return: 0 (the translation is cached, unless an invalidation dropped it
+ * since), -EAGAIN to try again, or an error of vhmm_host_fault().
+ */
 static int vhmm_host_prepare(struct vhmm_host_file *vf, unsigned long addr,
 			     bool write)
 {
+	struct mm_struct *mm = vf->notifier.mm;
+	enum vhmm_host_found found;
+	int ret;
+
 	addr &= PAGE_MASK;
+	ret = vhmm_host_fault(vf, addr, write, &found);
+	if (ret || found == VHMM_HOST_FOUND_DEVICE)
+		return ret;
+	if (found == VHMM_HOST_FOUND_SHARED) {
+		/*
+		 * Shared copy-on-write after fork(): back to system RAM, where
+		 * the write fault breaks the sharing.
+		 */
+		vhmm_host_migrate_to_ram(mm, addr, addr + PAGE_SIZE);
+		ret = vhmm_host_fault(vf, addr, true, &found);
+		if (ret)
+			return ret;
+		if (found != VHMM_HOST_FOUND_SYSTEM)
+			return -EAGAIN;
+	}
+	if (addr < vf->start || addr >= vf->end)
+		return 0;
 	/*
-	 * A region page in system RAM (the CPU touched it) goes back to
-	 * device memory first; one that cannot move is used where it is.
+	 * A region page in system RAM (the CPU touched it, or its sharing was
+	 * just broken) goes back to device memory, which drops the cached
+	 * translation; one that cannot move is used where it is.
 	 */
-	if (addr >= vf->start && addr < vf->end)
-		vhmm_host_migrate_to_device(vf->notifier.mm, addr,
-					    addr + PAGE_SIZE);
-	return vhmm_host_fault(vf, addr, write);
+	vhmm_host_migrate_to_device(mm, addr, addr + PAGE_SIZE, false);
+	ret = vhmm_host_fault(vf, addr, write, &found);
+	if (!ret && found == VHMM_HOST_FOUND_SHARED)
+		return -EAGAIN;
+	return ret;
 }
 
 /**
@@ -163,7 +239,7 @@ static int vhmm_host_prepare(struct vhmm_host_file *vf, unsigned long addr,
  * Context: process, vf->ioctl_lock held; takes mmap_lock and vf->lock.
  * Return: 0, -EINVAL for a bad entry, -EFAULT or -EPERM for an address
  * that cannot be read (@ent->src) or written (@ent->dst), -EBUSY if the
- * translations kept being invalidated.
+ * translations kept being invalidated, -ENOMEM.
  */
 int vhmm_host_copy(struct vhmm_host_file *vf,
 		   const struct vhmm_host_copy_entry *ent)
@@ -196,16 +272,11 @@ int vhmm_host_copy(struct vhmm_host_file *vf,
 			return 0;
 		}
 		mutex_unlock(&vf->lock);
-		if (!sp) {
-			ret = vhmm_host_prepare(vf, src, false);
-			if (ret)
-				return ret;
-		}
-		if (!dp) {
+		ret = sp ? 0 : vhmm_host_prepare(vf, src, false);
+		if (!ret && !dp)
 			ret = vhmm_host_prepare(vf, dst, true);
-			if (ret)
-				return ret;
-		}
+		if (ret && ret != -EAGAIN)
+			return ret;
 	}
 	return -EBUSY;
 }

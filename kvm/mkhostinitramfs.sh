@@ -37,9 +37,13 @@ cp "$KOUT/arch/x86/boot/bzImage" "$root/l2/bzImage"
 cp "$INITRAMFS" "$root/l2/initramfs.cpio"
 install -m 0755 "$TOP/tests/host/run-l2.sh" "$root/usr/local/bin/run-l2"
 # the host-side test scripts (the host module's test binary comes with the
-# guest cpio, from build/guest-bin/)
+# guest cpio, from build/guest-bin/); user-kernel-build.sh runs on the
+# build machine
 for f in "$TOP"/tests/host/*.sh; do
-	[ "${f##*/}" = run-l2.sh ] || install -m 0755 "$f" "$root/usr/local/bin/"
+	case "${f##*/}" in
+	run-l2.sh|user-kernel-build.sh) ;;
+	*) install -m 0755 "$f" "$root/usr/local/bin/" ;;
+	esac
 done
 
 (cd "$root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |

@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <linux/vhmm_host.h>
 #include "qapi/error.h"
+#include "qemu/cutils.h"
 #include "qemu/madvise.h"
 #include "hw/virtio/virtio-hmm.h"
 #include "trace.h"
@@ -34,6 +35,31 @@
 typedef struct VirtIOHMMHost {
     int fd;
 } VirtIOHMMHost;
+
+/*
+ * The module refused the device memory (ENOSPC): say which property asked
+ * for more than what, from the module's own counters.
+ */
+static void hmm_host_too_big(int fd, uint64_t size, Error **errp)
+{
+    const uint64_t page = qemu_real_host_page_size();
+    struct vhmm_host_stats st;
+    g_autofree char *want = size_to_str(size);
+    g_autofree char *max = NULL;
+    g_autofree char *avail = NULL;
+
+    if (ioctl(fd, VHMM_HOST_IOC_STATS, &st) < 0) {
+        error_setg_errno(errp, errno, "'vram-size' (%s) is more than the "
+                         "vhmm_host module's free device memory", want);
+        return;
+    }
+    max = size_to_str(st.device_pages_max * page);
+    avail = size_to_str(st.device_pages_max > st.device_pages ?
+                        (st.device_pages_max - st.device_pages) * page : 0);
+    error_setg(errp, "'vram-size' (%s) is more than the vhmm_host module's "
+               "free device memory: %s of %s (the module's max_chunks "
+               "parameter sets its size)", want, avail, max);
+}
 
 static bool hmm_host_realize(VirtIOHMM *s, Error **errp)
 {
@@ -45,14 +71,23 @@ static bool hmm_host_realize(VirtIOHMM *s, Error **errp)
 
     h->fd = qemu_open(VHMM_HOST_DEVICE, O_RDWR, errp);
     if (h->fd < 0) {
-        error_prepend(errp, "'backend=host' needs the vhmm_host host "
-                      "module loaded: ");
+        if (errno == EACCES || errno == EPERM) {
+            error_prepend(errp, "'backend=host' needs read and write "
+                          "access to " VHMM_HOST_DEVICE ": ");
+        } else {
+            error_prepend(errp, "'backend=host' needs the vhmm_host host "
+                          "module loaded: ");
+        }
         return false;
     }
     if (ioctl(h->fd, VHMM_HOST_IOC_REGISTER, &r) < 0) {
-        error_setg_errno(errp, errno, "cannot register %" PRIu64 " bytes "
-                         "of device memory with " VHMM_HOST_DEVICE,
-                         s->devmem_size);
+        if (errno == ENOSPC) {
+            hmm_host_too_big(h->fd, s->devmem_size, errp);
+        } else {
+            error_setg_errno(errp, errno, "cannot register %" PRIu64
+                             " bytes of device memory with "
+                             VHMM_HOST_DEVICE, s->devmem_size);
+        }
         close(h->fd);
         return false;
     }

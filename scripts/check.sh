@@ -228,7 +228,8 @@ layer_libvirt() {
 }
 
 # The host module (host-module/) and QEMU's backend=host, in a host VM (L1)
-# booted from kvm/mkhostinitramfs.sh's initramfs (tests/host/): the module's
+# booted from kvm/mkhostinitramfs.sh's initramfs (tests/host/): the build of
+# the module for a user's kernel (on the build machine), the module's
 # kselftests, the qtests with backend=host (QEMU's VmPin sampled), kill -9
 # and rmmod, and an L2 guest's hmm-tests on backend=host (nested TCG).
 layer_host() {
@@ -237,6 +238,9 @@ layer_host() {
 		skip host "host-module/ is not built (build/modules/vhmm_host.ko)"
 		return
 	fi
+	# make host-module KDIR=...: the module for a user's own kernel
+	"$TOP/tests/host/user-kernel-build.sh" "$KOUT" >"$LOGS/host-user-build.log" 2>&1
+	tap_results host-user-build "$LOGS/host-user-build.log"
 	if ! "$TOP/kvm/mkhostinitramfs.sh" "$initrd" >"$LOGS/host-initramfs.log" 2>&1; then
 		fail host "cannot build the host initramfs ($LOGS/host-initramfs.log)"
 		return

@@ -12,9 +12,14 @@
  * copy that touches it moves it back into device memory.
  *
  * The file is bound to the mm of the process that opened it; ioctls from
- * another mm fail with EINVAL. Closing the file (or the process exiting)
- * releases everything: pages still in device memory go back to system RAM
- * if the process is alive, or are freed with its address space.
+ * another mm fail with EINVAL, and so does open() from a kernel thread.
+ * Closing the file (or the process exiting) releases everything: pages
+ * still in device memory go back to system RAM if the process is alive,
+ * or are freed with its address space.
+ *
+ * After fork() the region's pages are shared copy-on-write with the child,
+ * as any private memory is: a copy into one gives the caller its own page
+ * (in device memory again), and the child keeps the old data.
  *
  * Every field is marked (in) or (out).
  */
@@ -35,8 +40,12 @@
  *
  * For VHMM_HOST_IOC_REGISTER the range must be private anonymous memory
  * (one or more mappings, no holes), and becomes the file's device memory;
- * a file has at most one region. For VHMM_HOST_IOC_MIGRATE it must lie in
- * the registered region.
+ * a file has at most one region. REGISTER fails with ENOSPC, moving
+ * nothing, when the module's device memory (device_pages_max of struct
+ * vhmm_host_stats, less the pages in use) cannot hold the whole range.
+ * For VHMM_HOST_IOC_MIGRATE the range must lie in the registered region;
+ * pages that cannot move (pinned, or device memory full) stay in system
+ * RAM, and @npages says how many moved.
  */
 struct vhmm_host_region {
 	__u64 addr;
@@ -86,6 +95,8 @@ struct vhmm_host_copy {
  * @copies: (out) copy entries done
  * @open_files: (out) open files of /dev/vhmm_host
  * @leaked_pages: (out) device pages in use while no file is open
+ * @device_pages_max: (out) device pages the module can hold in all (its
+ *	max_chunks parameter)
  */
 struct vhmm_host_stats {
 	__u64 device_pages;
@@ -99,6 +110,7 @@ struct vhmm_host_stats {
 	__u64 copies;
 	__u64 open_files;
 	__u64 leaked_pages;
+	__u64 device_pages_max;
 };
 
 #define VHMM_HOST_IOC_MAGIC	0xB8

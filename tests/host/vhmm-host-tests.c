@@ -8,6 +8,12 @@
  * Runs in the "host" VM (L1) with vhmm_host.ko loaded. The module's
  * counters are module-wide, so the tests check differences and must not
  * run concurrently with another user of the module.
+ *
+ * A copy entry must not cross a page on either side (the uapi), so no
+ * test copies into or out of a stack buffer: the stack's offset within a
+ * page is random (ASLR), and a 128-byte array crosses a page boundary in
+ * about 1 of 32 runs, which the module rightly refuses with EINVAL. Small
+ * copies use self->out, a page of its own.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +36,7 @@ FIXTURE(host)
 	size_t page;
 	char *region;		/* registered: device memory */
 	char *buf;		/* ordinary anonymous memory */
+	char *out;		/* one page for small copies out */
 	struct vhmm_host_stats before;
 };
 
@@ -134,8 +141,10 @@ FIXTURE_SETUP(host)
 		SKIP(return, DEVICE " missing (vhmm_host.ko not loaded)");
 	self->region = map_anon(REGION_PAGES * self->page);
 	self->buf = map_anon(REGION_PAGES * self->page);
+	self->out = map_anon(self->page);
 	ASSERT_NE(self->region, NULL);
 	ASSERT_NE(self->buf, NULL);
+	ASSERT_NE(self->out, NULL);
 	ASSERT_EQ(stats(self->fd, &self->before), 0);
 	ASSERT_EQ(reg(self->fd, self->region, REGION_PAGES * self->page, &n),
 		  0);
@@ -196,6 +205,34 @@ TEST_F(host, register_errors)
 	close(fd2);
 }
 
+/*
+ * A region larger than the module's free device memory is refused with
+ * ENOSPC, and nothing moves (QEMU then names vram-size and the limit)
+ */
+TEST_F(host, register_too_big)
+{
+	struct vhmm_host_stats s;
+	size_t size;
+	char *big;
+	int fd2;
+
+	ASSERT_EQ(stats(self->fd, &s), 0);
+	ASSERT_GT(s.device_pages_max, s.device_pages);
+	size = (s.device_pages_max - s.device_pages + 1) * self->page;
+	big = map_anon(size);
+	ASSERT_NE(big, NULL);
+	fd2 = open(DEVICE, O_RDWR);
+	ASSERT_GE(fd2, 0);
+	EXPECT_EQ(reg(fd2, big, size, NULL), -1);
+	EXPECT_EQ(errno, ENOSPC);
+	ASSERT_EQ(stats(self->fd, &s), 0);
+	EXPECT_EQ(s.device_pages, self->before.device_pages + REGION_PAGES);
+	EXPECT_EQ(s.migrated_to_device,
+		  self->before.migrated_to_device + REGION_PAGES);
+	close(fd2);
+	munmap(big, size);
+}
+
 /* Ordinary memory -> device memory -> ordinary memory, data intact */
 TEST_F(host, copy_round_trip)
 {
@@ -223,9 +260,8 @@ TEST_F(host, copy_round_trip)
 /* Device to device, sub-page, overlapping */
 TEST_F(host, copy_within_device)
 {
-	char *r = self->region;
+	char *r = self->region, *out = self->out;
 	size_t pg = self->page;
-	char out[64];
 
 	fill(self->buf, pg, 3);
 	ASSERT_EQ(copy1(self->fd, r, self->buf, pg, NULL), 0);
@@ -233,10 +269,10 @@ TEST_F(host, copy_within_device)
 	ASSERT_EQ(copy1(self->fd, r + 5 * pg, r, pg, NULL), 0);
 	/* overlapping move inside page 5: bytes 0..99 -> 10..109 */
 	ASSERT_EQ(copy1(self->fd, r + 5 * pg + 10, r + 5 * pg, 100, NULL), 0);
-	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 10, sizeof(out), NULL), 0);
-	ASSERT_EQ(memcmp(out, self->buf, sizeof(out)), 0);
-	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 200, sizeof(out), NULL), 0);
-	ASSERT_EQ(memcmp(out, self->buf + 200, sizeof(out)), 0);
+	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 10, 64, NULL), 0);
+	ASSERT_EQ(memcmp(out, self->buf, 64), 0);
+	ASSERT_EQ(copy1(self->fd, out, r + 5 * pg + 200, 64, NULL), 0);
+	ASSERT_EQ(memcmp(out, self->buf + 200, 64), 0);
 }
 
 /* A CPU access brings a device page back with its data; the next copy
@@ -246,7 +282,7 @@ TEST_F(host, cpu_touch_migrates_back)
 {
 	size_t pg = self->page;
 	struct vhmm_host_stats s1, s2;
-	char out[128];
+	char *out = self->out;
 	int ret;
 
 	fill(self->buf, 4 * pg, 9);
@@ -263,7 +299,7 @@ TEST_F(host, cpu_touch_migrates_back)
 	EXPECT_GE(s2.invalidations, s1.invalidations + 1);
 
 	/* the device sees the CPU's write, and takes the page back */
-	ret = copy1(self->fd, out, self->region + 2 * pg, sizeof(out), NULL);
+	ret = copy1(self->fd, out, self->region + 2 * pg, 128, NULL);
 	if (ret)
 		TH_LOG("copy from the CPU-touched page: %s", strerror(errno));
 	ASSERT_EQ(ret, 0);
@@ -275,6 +311,70 @@ TEST_F(host, cpu_touch_migrates_back)
 
 	/* page 3 was never touched: still device memory, data intact */
 	EXPECT_EQ(memcmp(self->region + 3 * pg, self->buf + 3 * pg, pg), 0);
+}
+
+/*
+ * After fork() the region's device pages are shared copy-on-write, and
+ * hmm_range_fault() reports its owner's device pages read-only without
+ * faulting them. A copy into one must give this process a page of its own,
+ * in device memory, and leave the child's data alone; a copy out of a page
+ * still shared works as it is.
+ */
+TEST_F(host, copy_after_fork)
+{
+	size_t pg = self->page;
+	struct vhmm_host_stats s1, s2;
+	int status, go[2], ret;
+	pid_t pid;
+	char c = 1;
+
+	fill(self->buf, 2 * pg, 11);
+	ASSERT_EQ(copy_pages(self->fd, self->region, self->buf, 2, pg), 0);
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* after the parent's copy: the child's pages kept the old data */
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(memcmp(self->region, self->buf, 2 * pg) ? 1 : 0);
+	}
+	close(go[0]);
+	ASSERT_EQ(stats(self->fd, &s1), 0);
+
+	fill(self->buf, pg, 12);
+	ret = copy1(self->fd, self->region, self->buf, pg, NULL);
+	if (ret)
+		TH_LOG("copy into a shared page: %s", strerror(errno));
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(copy1(self->fd, self->out, self->region, pg, NULL), 0);
+	EXPECT_EQ(memcmp(self->out, self->buf, pg), 0);
+	/* page 1 is still shared with the child */
+	ASSERT_EQ(copy1(self->fd, self->out, self->region + pg, pg, NULL), 0);
+	EXPECT_EQ(memcmp(self->out, self->buf + pg, pg), 0);
+
+	/*
+	 * Page 0 came back to RAM (the child's copy stays there) and the
+	 * parent's own copy went into device memory; no CPU fault
+	 */
+	ASSERT_EQ(stats(self->fd, &s2), 0);
+	EXPECT_EQ(s2.device_pages, s1.device_pages);
+	EXPECT_EQ(s2.migrated_to_ram, s1.migrated_to_ram + 1);
+	EXPECT_EQ(s2.migrated_to_device, s1.migrated_to_device + 1);
+	EXPECT_EQ(s2.cpu_faults, s1.cpu_faults);
+	EXPECT_EQ(vm_pin_kb(), 0);
+
+	ASSERT_EQ(write(go[1], &c, 1), 1);
+	close(go[1]);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0);
+	/* and the parent's CPU sees its own data, from device memory */
+	ASSERT_EQ(stats(self->fd, &s2), 0);
+	EXPECT_EQ(memcmp(self->region, self->buf, pg), 0);
+	ASSERT_EQ(stats(self->fd, &s1), 0);
+	EXPECT_EQ(s1.cpu_faults, s2.cpu_faults + 1);
 }
 
 /* MIGRATE moves CPU-touched region pages back in one go */
@@ -312,7 +412,7 @@ TEST_F(host, migrate_back)
 TEST_F(host, invalidation_drops_cached_translation)
 {
 	struct vhmm_host_stats s1, s2;
-	char out[16];
+	char *out = self->out;
 
 	memset(self->buf, 'a', self->page);
 	ASSERT_EQ(copy1(self->fd, self->region, self->buf, self->page, NULL),
@@ -325,7 +425,7 @@ TEST_F(host, invalidation_drops_cached_translation)
 	memset(self->buf, 'b', self->page);
 	ASSERT_EQ(copy1(self->fd, self->region, self->buf, self->page, NULL),
 		  0);
-	ASSERT_EQ(copy1(self->fd, out, self->region, sizeof(out), NULL), 0);
+	ASSERT_EQ(copy1(self->fd, out, self->region, 16, NULL), 0);
 	EXPECT_EQ(out[0], 'b');
 	EXPECT_EQ(out[15], 'b');
 
@@ -385,8 +485,7 @@ TEST_F(host, other_mm_refused)
 
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		char b[8];
-		int ret = copy1(self->fd, b, self->region, sizeof(b), NULL);
+		int ret = copy1(self->fd, self->out, self->region, 8, NULL);
 
 		_exit(ret == -1 && errno == EINVAL ? 0 : 1);
 	}

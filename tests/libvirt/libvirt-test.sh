@@ -12,7 +12,7 @@
 #   memfd     guest RAM a shared memfd (<memoryBacking>), each device's
 #             memory a shared memory-backend-memfd (memdev=)
 #   anon      each device's memory a private anonymous memory-backend-ram
-#             (memdev=), the form backend=host needs
+#             (memdev=)
 #   override  devices through <qemu:override> on virtio-rng stand-ins
 # Default: all four. VM_TIMEOUT (default 300) bounds each guest.
 # Every guest has the vhmm-tests suite's devices: private, coherent 64M,
