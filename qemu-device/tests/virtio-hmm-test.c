@@ -39,6 +39,8 @@ static void test_config(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(CFG32(h, max_copy_pages), >=, 1);
     g_assert_cmpint(CFG32(h, max_job_bytes), >=, PAGE);
     g_assert_cmpint(CFG32(h, max_stalled_jobs), ==, 16);
+    g_assert_cmpint(CFG32(h, max_page_tables), ==, 16384);
+    g_assert_cmpint(CFG32(h, reserved), ==, 0);
     g_assert_true(f & (1ull << VIRTIO_HMM_F_ATOMICS));
     g_assert_true(f & (1ull << VIRTIO_HMM_F_REPLAYABLE_FAULTS));
     g_assert_false(f & (1ull << VIRTIO_HMM_F_COHERENT));
