@@ -156,6 +156,12 @@ static void test_props_errors(void *obj, void *data, QGuestAllocator *alloc)
                              "'size': 8388608}}");
     assert_add_fails("'memdev': 'hmm-mem', 'vram-size': 8388608",
                      "'vram-size' and 'memdev' are mutually exclusive");
+    if (access("/dev/vhmm_host", F_OK)) {
+        /* a failure after device memory was set up, then one that works */
+        assert_add_fails("'backend': 'host'", "vhmm_host");
+        qtest_qmp_device_add(global_qtest, "virtio-hmm-pci", "hmm1",
+                             "{'addr': %s}", stringify(PCI_SLOT_HP));
+    }
     /* the device that is running is not affected */
     g_assert_cmpint(hmm_create_as(h, 0), ==, VIRTIO_HMM_S_OK);
 }
