@@ -26,35 +26,6 @@
 #include "qapi/qmp/qdict.h"
 #include "virtio-hmm-lib.h"
 
-/*
- * A 64 KiB BIOS whose reset vector jumps to 0000:7c00, so that the vCPU
- * runs the test's code from guest RAM (and nothing else runs).
- */
-static char *bios_path;
-
-static void remove_bios(void)
-{
-    if (bios_path) {
-        unlink(bios_path);
-    }
-}
-
-static const char *make_bios(void)
-{
-    static const uint8_t reset[] = { 0xea, 0x00, 0x7c, 0x00, 0x00 };
-    g_autofree uint8_t *rom = g_malloc(64 * KiB);
-    int fd;
-
-    memset(rom, 0xf4, 64 * KiB);                        /* hlt */
-    memcpy(rom + 64 * KiB - 16, reset, sizeof(reset));  /* F000:FFF0 */
-    fd = g_file_open_tmp("virtio-hmm-bios-XXXXXX", &bios_path, NULL);
-    g_assert(fd >= 0);
-    g_assert(write(fd, rom, 64 * KiB) == 64 * KiB);
-    close(fd);
-    atexit(remove_bios);
-    return bios_path;
-}
-
 #define CODE_GPA        0x7c00ULL
 #define FLAG_GPA        0x500ULL
 #define CODE_VA         0x100000ULL
@@ -287,7 +258,7 @@ static void register_virtio_hmm_engine_test(void)
                  test_inline_delays, &opts);
     /* lives as long as the graph; the machine starts stopped */
     opts.edge.extra_device_opts = g_strdup_printf("id=hmm0 -accel tcg -S "
-                                                  "-bios %s", make_bios());
+                                                  "-bios %s", hmm_make_bios());
     qos_add_test("tcg-code", "virtio-hmm-model", test_tcg_code, &opts);
 }
 

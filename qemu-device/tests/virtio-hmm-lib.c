@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include "libqtest-single.h"
 #include "qemu/bswap.h"
+#include "qemu/units.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qnum.h"
 #include "hw/pci/pci_regs.h"
@@ -564,4 +565,33 @@ uint64_t hmm_qom_get_uint(const char *path, const char *property)
     g_assert(qnum_get_try_uint(n, &v));
     qobject_unref(o);
     return v;
+}
+
+static char *bios_path;
+
+static void remove_bios(void)
+{
+    if (bios_path) {
+        unlink(bios_path);
+    }
+}
+
+const char *hmm_make_bios(void)
+{
+    static const uint8_t reset[] = { 0xea, 0x00, 0x7c, 0x00, 0x00 };
+    g_autofree uint8_t *rom = NULL;
+    int fd;
+
+    if (bios_path) {
+        return bios_path;
+    }
+    rom = g_malloc(64 * KiB);
+    memset(rom, 0xf4, 64 * KiB);                        /* hlt */
+    memcpy(rom + 64 * KiB - 16, reset, sizeof(reset));  /* F000:FFF0 */
+    fd = g_file_open_tmp("virtio-hmm-bios-XXXXXX", &bios_path, NULL);
+    g_assert(fd >= 0);
+    g_assert(write(fd, rom, 64 * KiB) == 64 * KiB);
+    close(fd);
+    atexit(remove_bios);
+    return bios_path;
 }

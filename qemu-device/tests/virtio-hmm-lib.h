@@ -148,6 +148,13 @@ void hmm_wait_status(QVirtioHMM *h, uint8_t mask, uint8_t value);
 uint32_t hmm_msix_point(QVirtioHMM *h, uint16_t entry, uint64_t addr,
                         uint32_t data);
 
+/*
+ * A 64 KiB BIOS image whose reset vector jumps to 0000:7c00 (a temporary
+ * file, removed at exit): a vCPU then runs only what a test puts there,
+ * and machines whose firmware is not installed start
+ */
+const char *hmm_make_bios(void);
+
 /* QMP qom-get: the value (unref it), or a uint */
 QObject *hmm_qom_get(const char *path, const char *property);
 uint64_t hmm_qom_get_uint(const char *path, const char *property);

@@ -178,10 +178,12 @@ static void test_props_coherent_mmio(void *obj, void *data,
                                      QGuestAllocator *alloc)
 {
     g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *args = g_strdup_printf("-M microvm -nodefaults "
+                                            "-display none -bios %s "
+                                            "-device virtio-hmm-device,"
+                                            "mode=coherent", hmm_make_bios());
 
-    g_assert_cmpint(run_qemu("-M microvm -nodefaults -display none "
-                             "-device virtio-hmm-device,mode=coherent",
-                             &out, &err), ==, 1);
+    g_assert_cmpint(run_qemu(args, &out, &err), ==, 1);
     g_test_message("%s", err);
     g_assert_nonnull(strstr(err, "'mode=coherent' needs a transport"));
 }
