@@ -41,8 +41,9 @@ struct VirtIOHMMPCI {
 static Property virtio_hmm_pci_properties[] = {
     DEFINE_PROP_BIT("ioeventfd", VirtIOPCIProxy, flags,
                     VIRTIO_PCI_FLAG_USE_IOEVENTFD_BIT, true),
+    /* config change, requestq, jobq, faultq */
     DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors,
-                       DEV_NVECTORS_UNSPECIFIED),
+                       VIRTIO_HMM_NR_VQS + 1),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -79,16 +80,14 @@ static void virtio_hmm_pci_realize(VirtIOPCIProxy *vpci_dev, Error **errp)
     VirtIOHMMPCI *dev = VIRTIO_HMM_PCI(vpci_dev);
     DeviceState *vdev = DEVICE(&dev->vdev);
 
-    if (vpci_dev->nvectors == DEV_NVECTORS_UNSPECIFIED) {
-        /* config change, requestq, jobq, faultq */
-        vpci_dev->nvectors = VIRTIO_HMM_NR_VQS + 1;
-    }
     if (vpci_dev->flags & VIRTIO_PCI_FLAG_MODERN_PIO_NOTIFY) {
         error_setg(errp, "virtio-hmm-pci: 'modern-pio-notify' is not "
                    "supported (its BAR holds the device memory)");
         return;
     }
     virtio_pci_force_virtio_1(vpci_dev);
+    /* BAR 2 below: the device may offer mode=coherent */
+    dev->vdev.transport_maps_devmem = true;
     if (!qdev_realize(vdev, BUS(&vpci_dev->bus), errp)) {
         return;
     }
@@ -100,8 +99,12 @@ static void virtio_hmm_pci_realize(VirtIOPCIProxy *vpci_dev, Error **errp)
                          PCI_BASE_ADDRESS_MEM_PREFETCH |
                          PCI_BASE_ADDRESS_MEM_TYPE_64,
                          dev->vdev.devmem);
-        virtio_hmm_pci_add_shm_cap(vpci_dev, VIRTIO_HMM_PCI_DEVMEM_BAR,
-                                   dev->vdev.devmem_size, errp);
+        if (!virtio_hmm_pci_add_shm_cap(vpci_dev, VIRTIO_HMM_PCI_DEVMEM_BAR,
+                                        dev->vdev.devmem_size, errp)) {
+            /* a coherent device without its capability is no device */
+            qdev_unrealize(vdev);
+            return;
+        }
     }
 }
 

@@ -45,6 +45,9 @@ struct virtio_hmm_config {
 	__le32 max_job_bytes;
 	/* most jobs the device keeps stalled on faults at once */
 	__le32 max_stalled_jobs;
+	/* most page-table pages (512 entries each) for all address spaces */
+	__le32 max_page_tables;
+	__le32 reserved;	/* 0 */
 };
 
 /* Request and job types */
@@ -74,7 +77,7 @@ struct virtio_hmm_config {
 #define VIRTIO_HMM_S_BUSY		0x06 /* address space already exists */
 #define VIRTIO_HMM_S_FAULT		0x07 /* job hit a missing or insufficient translation */
 #define VIRTIO_HMM_S_CANCELED		0x08 /* job canceled (FAULT_REPLY, DESTROY_AS) */
-#define VIRTIO_HMM_S_NOSPC		0x09 /* too many stalled jobs */
+#define VIRTIO_HMM_S_NOSPC		0x09 /* no room: stalled jobs, page tables, device memory */
 
 /* Every request and job starts with this (device-readable) */
 struct virtio_hmm_head {

@@ -55,7 +55,8 @@ static void *qvirtio_hmm_pci_get_driver(void *object, const char *interface)
 {
     QVirtioHMMPCI *dev = object;
 
-    if (!g_strcmp0(interface, "virtio-hmm")) {
+    if (!g_strcmp0(interface, "virtio-hmm") ||
+        !g_strcmp0(interface, "virtio-hmm-model")) {
         return &dev->hmm;
     }
     if (!g_strcmp0(interface, "virtio")) {
@@ -123,6 +124,8 @@ static void qvirtio_hmm_register_nodes(void)
     qos_node_produces("virtio-hmm-pci", "pci-device");
     qos_node_produces("virtio-hmm-pci", "virtio");
     qos_node_produces("virtio-hmm-pci", "virtio-hmm");
+    /* the same, for the tests of the QEMU model (qos has a fan-out limit) */
+    qos_node_produces("virtio-hmm-pci", "virtio-hmm-model");
 }
 
 libqos_init(qvirtio_hmm_register_nodes);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhmm-inject: the driver under the device's fault injection (QEMU
- * properties inject-*, docs/virtio-hmm.md section 13.1). The guest boots
+ * properties x-inject-*, docs/virtio-hmm.md section 13.1). The guest boots
  * with one private device that injects one kind of fault; VHMM_FAULT_MODE
  * names which (tests/guest/vhmm-inject.sh, tests/guest/suites):
  *
