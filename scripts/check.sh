@@ -189,16 +189,8 @@ layer_rig() {
 #   NAME  RUN-VM ARGUMENTS -- COMMAND IN THE GUEST
 layer_guest() {
 	local inject=${CHECK_INJECT:+VHMM_INJECT=$CHECK_INJECT } name args cmd line
-	local vram_full
-	# QEMU's test-only "device memory full" property is being renamed
-	# from inject-vram-full to x-inject-vram-full (issue 13): the suites
-	# may say either, the QEMU built decides.
-	vram_full=$("$BUILD/qemu/qemu-system-x86_64" -device virtio-hmm-pci,help 2>/dev/null |
-		grep -o -m 1 '\(x-\)\{0,1\}inject-vram-full' || echo inject-vram-full)
 	while IFS= read -r line; do
 		case "$line" in ''|\#*) continue ;; esac
-		line=${line//x-inject-vram-full=/inject-vram-full=}
-		line=${line//inject-vram-full=/$vram_full=}
 		name=${line%%[[:space:]]*}
 		args=${line#"$name"}; args=${args%% -- *}
 		cmd=${line#* -- }

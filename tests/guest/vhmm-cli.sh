@@ -4,7 +4,7 @@
 # TAP; every check asserts an exit status and the output.
 #
 # The boot (tests/guest/suites) also has a private device whose memory is
-# always full (inject-vram-full, 8M), a 4M private device, and one without
+# always full (x-inject-vram-full, 8M), a 4M private device, and one without
 # replayable faults, which the driver refuses.
 # (the counter is not "n": vhmm_setup uses that name)
 tests=0
