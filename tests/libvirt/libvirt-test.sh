@@ -53,12 +53,12 @@ vsh() { timeout 60 virsh -q -c "$("$DAEMON" uri)" "$@"; }
 daemon_up() { "$DAEMON" status >/dev/null 2>&1; }
 
 # steps VARIANT: how many TAP lines a variant prints: xml, define, start,
-# guest result, undefine; memfd, anon and override also check the QEMU
-# command line libvirt built
+# guest result, undefine; vram also reads the device's stats through
+# virsh qemu-monitor-command as docs/user-guide.md shows (QMP and HMP);
+# memfd, anon and override check the QEMU command line libvirt built
 steps() {
 	case "$1" in
-	vram) echo 5 ;;
-	memfd|anon|override) echo 6 ;;
+	vram|memfd|anon|override) echo 6 ;;
 	*) return 1 ;;
 	esac
 }
@@ -102,6 +102,21 @@ report() {
 		"QEMU log $STATE/log/qemu/vhmm-$name.log, daemon log $STATE/log/libvirtd.log" >&2
 }
 
+# monitor_stats DOMAIN: the first device's request count, read as
+# docs/user-guide.md says (virsh qemu-monitor-command): each QMP reading's
+# count goes into $logs/libvirt-vram.qmp; once one was non-zero, the HMP
+# form's answer goes into $logs/libvirt-vram.hmp. (guest_result runs in a
+# command substitution: files, not variables, carry what it saw.)
+monitor_stats() {
+	local out v qmp=$logs/libvirt-vram.qmp hmp=$logs/libvirt-vram.hmp
+	out=$(vsh qemu-monitor-command "$1" --pretty '{"execute": "qom-get", "arguments": {"path": "/machine/peripheral/hmm0", "property": "stats"}}' 2>/dev/null) || return
+	v=$(sed -n 's/^ *"requests": \([0-9]*\).*/\1/p' <<<"$out")
+	[ -n "$v" ] && echo "$v" >>"$qmp"
+	if [ ! -s "$hmp" ] && [ "${v:-0}" -gt 0 ]; then
+		vsh qemu-monitor-command "$1" --hmp 'qom-get /machine/peripheral/hmm0 stats' >"$hmp" 2>&1
+	fi
+}
+
 # guest_result NAME: wait until the domain has shut off by itself, then
 # judge the guest as kvm/run-vm does. Prints the reason on failure.
 guest_result() {
@@ -110,6 +125,7 @@ guest_result() {
 	while :; do
 		state=$(vsh domstate "$dom" 2>&1)
 		[ "$state" = "shut off" ] && break
+		[ "$name" = vram ] && [ "$state" = running ] && monitor_stats "$dom"
 		if ! daemon_up; then
 			# its guest would reboot into the suite again and again
 			"$DAEMON" stop 2>>"$logs/libvirt-daemon.err"
@@ -154,6 +170,7 @@ argv_has() {
 
 run_variant() {
 	local v=$1 dom=vhmm-$1 xml=$logs/libvirt-$1.xml opts=() why t0 i
+	rm -f "$logs/libvirt-$v.qmp" "$logs/libvirt-$v.hmp"
 	case "$v" in
 	memfd|anon) opts=(--memdev "$v") ;;
 	override) opts=(--override) ;;
@@ -200,6 +217,17 @@ run_variant() {
 	fi
 
 	case "$v" in
+	vram)
+		# the suite runs requests on hmm0: a reading taken while it ran
+		# counts them (stats restart at a device reset, so take the largest)
+		local most
+		most=$(sort -n "$logs/libvirt-vram.qmp" 2>/dev/null | tail -n 1)
+		if [ "${most:-0}" -gt 0 ] && grep -qE '"requests": [1-9]' "$logs/libvirt-vram.hmp" 2>/dev/null; then
+			ok "$v: virsh qemu-monitor-command reads the device's stats (QMP and HMP; requests up to $most)"
+		else
+			not_ok "$v: virsh qemu-monitor-command reads the device's stats (QMP and HMP)" \
+				"largest request count through QMP: ${most:-none} ($logs/libvirt-vram.qmp); HMP: $(tr '\n' ' ' <"$logs/libvirt-vram.hmp" 2>/dev/null | cut -c1-200)"
+		fi ;;
 	memfd)
 		if why=$(argv_has "$v" \
 			'"qom-type":"memory-backend-memfd","id":"pc.ram","share":true' \
