@@ -6,8 +6,11 @@
  *
  * usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...
  *   -s: only this buffer size for the migration tests (profiling)
- *   -t: only one group: migrate, read, exclusive, invalidate or roundtrip
+ *   -t: only one group: migrate, thp, read, exclusive, invalidate or roundtrip
  *   e.g. hmm-bench test_hmm=/dev/hmm_dmirror0 virtio-hmm=/dev/virtio_hmm0
+ *
+ * The devices take turns sample by sample (A B, then B A, ...), so that
+ * drift on the host during a run affects them alike.
  *
  * Prints one line per measurement:
  *   BENCH device=D test=T size=BYTES unit=U median=X min=X max=X runs=N
@@ -112,134 +115,217 @@ static double mbps(size_t size, double seconds)
 	return size / seconds / MiB;
 }
 
-/* 1. migration to device memory */
-static void bench_migrate_to_dev(const char *name, int fd, size_t size)
+/*
+ * Every measurement is taken for all devices in turn, one sample each, and
+ * the order alternates from run to run (A B, B A, A B, ...): whatever drifts
+ * on the host while the benchmark runs (other guests, frequency, the TCG
+ * translation cache) lands on both sides alike instead of on whichever
+ * device ran second.
+ */
+struct dev {
+	const char *name;
+	int fd;
+};
+
+static struct dev devs[8];
+static int ndevs;
+
+/* one sample of each of up to three values of a measurement */
+typedef void (*sample_fn)(int fd, size_t size, int run, double *out);
+
+static void measure(const char *const tests[], const char *const units[],
+		    int nvals, size_t size, sample_fn fn)
 {
-	double v[MAX_RUNS];
-	int i;
+	static double v[8][3][MAX_RUNS];
+	double out[3];
+	int i, k, d, j;
 
 	for (i = 0; i < runs; i++) {
-		void *p = buffer(size);
-		struct hmm_dmirror_cmd cmd;
-		double t;
-
-		fill(p, size, i);
-		t = now();
-		if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, size, &cmd))
-			die("MIGRATE_TO_DEV");
-		v[i] = mbps(cmd.cpages * PAGE, now() - t);
-		munmap(p, size);
+		for (k = 0; k < ndevs; k++) {
+			d = i % 2 ? ndevs - 1 - k : k;
+			fn(devs[d].fd, size, i, out);
+			for (j = 0; j < nvals; j++)
+				v[d][j][i] = out[j];
+		}
 	}
-	report(name, "migrate_to_dev", size, "MiB/s", v, runs);
+	for (d = 0; d < ndevs; d++)
+		for (j = 0; j < nvals; j++)
+			report(devs[d].name, tests[j], size, units[j], v[d][j], runs);
+}
+
+static void *thp_buffer(size_t size)
+{
+	size_t len = size + 2 * MiB;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a;
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	a = (char *)(((uintptr_t)p + 2 * MiB - 1) & ~(2 * MiB - 1));
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + size, p + len - (a + size));
+	if (madvise(a, size, MADV_HUGEPAGE))
+		die("madvise(MADV_HUGEPAGE)");
+	return a;
+}
+
+/* the part of [p, p + size) that the kernel backs with huge pages, in KiB */
+static unsigned long thp_kib(void *p, size_t size)
+{
+	unsigned long start = (uintptr_t)p, end = start + size, lo, hi, kib;
+	unsigned long total = 0;
+	char line[256];
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = lo < end && hi > start;
+		else if (in && sscanf(line, "AnonHugePages: %lu kB", &kib) == 1)
+			total += kib;
+	}
+	fclose(f);
+	return total;
+}
+
+/* 1. migration to device memory */
+static void s_migrate_to_dev(int fd, size_t size, int run, double *out)
+{
+	void *p = buffer(size);
+	struct hmm_dmirror_cmd cmd;
+	double t;
+
+	fill(p, size, run);
+	t = now();
+	if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, size, &cmd))
+		die("MIGRATE_TO_DEV");
+	out[0] = mbps(cmd.cpages * PAGE, now() - t);
+	munmap(p, size);
 }
 
 /* 2. migration back, by ioctl and by CPU touch (migrate_to_ram) */
-static void bench_migrate_back(const char *name, int fd, size_t size, int touch)
+static void migrate_back(int fd, size_t size, int run, double *out, int touch)
 {
-	double v[MAX_RUNS];
-	int i;
+	volatile unsigned long *p = buffer(size);
+	unsigned long sum = 0;
+	size_t off;
+	double t;
 
-	for (i = 0; i < runs; i++) {
-		volatile unsigned long *p = buffer(size);
-		unsigned long sum = 0;
-		size_t off;
-		double t;
-
-		fill((void *)p, size, i);
-		if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, (void *)p, size, NULL))
-			die("MIGRATE_TO_DEV");
-		t = now();
-		if (touch) {
-			for (off = 0; off < size; off += PAGE)
-				sum += p[off / sizeof(*p)];
-			sink = sum;
-		} else if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_SYS, (void *)p, size, NULL)) {
-			die("MIGRATE_TO_SYS");
-		}
-		v[i] = mbps(size, now() - t);
-		munmap((void *)p, size);
+	fill((void *)p, size, run);
+	if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, (void *)p, size, NULL))
+		die("MIGRATE_TO_DEV");
+	t = now();
+	if (touch) {
+		for (off = 0; off < size; off += PAGE)
+			sum += p[off / sizeof(*p)];
+		sink = sum;
+	} else if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_SYS, (void *)p, size, NULL)) {
+		die("MIGRATE_TO_SYS");
 	}
-	report(name, touch ? "migrate_back_cpu" : "migrate_back_ioctl", size,
-	       "MiB/s", v, runs);
+	out[0] = mbps(size, now() - t);
+	munmap((void *)p, size);
+}
+
+static void s_migrate_back_ioctl(int fd, size_t size, int run, double *out)
+{
+	migrate_back(fd, size, run, out, 0);
+}
+
+static void s_migrate_back_cpu(int fd, size_t size, int run, double *out)
+{
+	migrate_back(fd, size, run, out, 1);
+}
+
+/*
+ * 2b. the same with 2 MiB THP-backed buffers: a device that migrates huge
+ * pages whole gains here; 6.1's test_hmm splits them. The buffer must really
+ * be huge pages when the migration starts, or the row measures nothing.
+ */
+static void s_migrate_thp(int fd, size_t size, int run, double *out)
+{
+	char *p = thp_buffer(size);
+	struct hmm_dmirror_cmd cmd;
+	unsigned long huge;
+	double t;
+
+	fill(p, size, run);
+	huge = thp_kib(p, size);
+	if (huge * KiB < size) {
+		fprintf(stderr, "hmm-bench: migrate_thp: only %lu of %zu KiB are huge pages\n",
+			huge, size / KiB);
+		exit(1);
+	}
+	t = now();
+	if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, size, &cmd))
+		die("MIGRATE_TO_DEV");
+	out[0] = mbps(cmd.cpages * PAGE, now() - t);
+	t = now();
+	if (dmirror(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, size, NULL))
+		die("MIGRATE_TO_SYS");
+	out[1] = mbps(size, now() - t);
+	munmap(p, size);
 }
 
 /* 3 and 4: device read of a range not yet mirrored, then of a mirrored one */
-static void bench_read(const char *name, int fd, size_t size)
+static void s_read(int fd, size_t size, int run, double *out)
 {
-	double cold[MAX_RUNS], warm[MAX_RUNS], per_fault[MAX_RUNS];
-	int i;
+	void *p = buffer(size);
+	struct hmm_dmirror_cmd cmd;
+	double t;
 
-	for (i = 0; i < runs; i++) {
-		void *p = buffer(size);
-		struct hmm_dmirror_cmd cmd;
-		double t;
-
-		fill(p, size, i);
-		t = now();
-		if (dmirror(fd, HMM_DMIRROR_READ, p, size, &cmd))
-			die("READ");
-		t = now() - t;
-		cold[i] = mbps(size, t);
-		per_fault[i] = cmd.faults ? t / cmd.faults * 1e6 : 0;
-		t = now();
-		if (dmirror(fd, HMM_DMIRROR_READ, p, size, &cmd))
-			die("READ");
-		warm[i] = mbps(size, now() - t);
-		munmap(p, size);
-	}
-	report(name, "read_faulting", size, "MiB/s", cold, runs);
-	report(name, "fault_cost", size, "us/fault", per_fault, runs);
-	report(name, "read_mirrored", size, "MiB/s", warm, runs);
+	fill(p, size, run);
+	t = now();
+	if (dmirror(fd, HMM_DMIRROR_READ, p, size, &cmd))
+		die("READ");
+	t = now() - t;
+	out[0] = mbps(size, t);
+	out[1] = cmd.faults ? t / cmd.faults * 1e6 : 0;
+	t = now();
+	if (dmirror(fd, HMM_DMIRROR_READ, p, size, &cmd))
+		die("READ");
+	out[2] = mbps(size, now() - t);
+	munmap(p, size);
 }
 
 /* 5. exclusive access for atomics, then the CPU takes the pages back */
-static void bench_exclusive(const char *name, int fd, size_t size)
+static void s_exclusive(int fd, size_t size, int run, double *out)
 {
-	double v[MAX_RUNS];
-	int i;
+	volatile unsigned long *p = buffer(size);
+	size_t off;
+	double t;
 
-	for (i = 0; i < runs; i++) {
-		volatile unsigned long *p = buffer(size);
-		size_t off;
-		double t;
-
-		fill((void *)p, size, i);
-		t = now();
-		if (dmirror(fd, HMM_DMIRROR_EXCLUSIVE, (void *)p, size, NULL))
-			die("EXCLUSIVE");
-		for (off = 0; off < size; off += PAGE)
-			p[off / sizeof(*p)]++;
-		v[i] = (now() - t) / (size / PAGE) * 1e6;
-		munmap((void *)p, size);
-	}
-	report(name, "exclusive_roundtrip", size, "us/page", v, runs);
+	fill((void *)p, size, run);
+	t = now();
+	if (dmirror(fd, HMM_DMIRROR_EXCLUSIVE, (void *)p, size, NULL))
+		die("EXCLUSIVE");
+	for (off = 0; off < size; off += PAGE)
+		p[off / sizeof(*p)]++;
+	out[0] = (now() - t) / (size / PAGE) * 1e6;
+	munmap((void *)p, size);
 }
 
 /* 6. invalidation of a mirrored range: mprotect, then munmap */
-static void bench_invalidate(const char *name, int fd, size_t size)
+static void s_invalidate(int fd, size_t size, int run, double *out)
 {
-	double vp[MAX_RUNS], vu[MAX_RUNS];
-	int i;
+	void *p = buffer(size);
+	double t;
 
-	for (i = 0; i < runs; i++) {
-		void *p = buffer(size);
-		double t;
-
-		fill(p, size, i);
-		if (dmirror(fd, HMM_DMIRROR_READ, p, size, NULL))
-			die("READ");
-		t = now();
-		if (mprotect(p, size, PROT_READ))
-			die("mprotect");
-		vp[i] = (now() - t) * 1e6;
-		if (dmirror(fd, HMM_DMIRROR_READ, p, size, NULL))
-			die("READ");
-		t = now();
-		munmap(p, size);
-		vu[i] = (now() - t) * 1e6;
-	}
-	report(name, "mprotect_mirrored", size, "us", vp, runs);
-	report(name, "munmap_mirrored", size, "us", vu, runs);
+	fill(p, size, run);
+	if (dmirror(fd, HMM_DMIRROR_READ, p, size, NULL))
+		die("READ");
+	t = now();
+	if (mprotect(p, size, PROT_READ))
+		die("mprotect");
+	out[0] = (now() - t) * 1e6;
+	if (dmirror(fd, HMM_DMIRROR_READ, p, size, NULL))
+		die("READ");
+	t = now();
+	munmap(p, size);
+	out[1] = (now() - t) * 1e6;
 }
 
 /*
@@ -248,25 +334,21 @@ static void bench_invalidate(const char *name, int fd, size_t size)
  * virtio-hmm it is one job round trip through the virtqueues; it is what
  * every migration batch pays a few times (see the closing table notes).
  */
-static void bench_roundtrip(const char *name, int fd)
+static void s_roundtrip(int fd, size_t size, int run, double *out)
 {
-	double v[MAX_RUNS];
-	void *p = buffer(PAGE);
-	int i, j, calls = 200;
+	void *p = buffer(size);
+	int j, calls = 200;
+	double t;
 
-	fill(p, PAGE, 0);
-	if (dmirror(fd, HMM_DMIRROR_READ, p, PAGE, NULL))
+	fill(p, size, run);
+	if (dmirror(fd, HMM_DMIRROR_READ, p, size, NULL))
 		die("READ");
-	for (i = 0; i < runs; i++) {
-		double t = now();
-
-		for (j = 0; j < calls; j++)
-			if (dmirror(fd, HMM_DMIRROR_READ, p, PAGE, NULL))
-				die("READ");
-		v[i] = (now() - t) / calls * 1e6;
-	}
-	report(name, "op_roundtrip", PAGE, "us", v, runs);
-	munmap(p, PAGE);
+	t = now();
+	for (j = 0; j < calls; j++)
+		if (dmirror(fd, HMM_DMIRROR_READ, p, size, NULL))
+			die("READ");
+	out[0] = (now() - t) / calls * 1e6;
+	munmap(p, size);
 }
 
 static void bench_memcpy(size_t size)
@@ -288,6 +370,8 @@ static void bench_memcpy(size_t size)
 	munmap(dst, size);
 }
 
+#define T(...) ((const char *const[]){ __VA_ARGS__ })
+
 static int group(const char *g)
 {
 	return !only_group || !strcmp(only_group, g);
@@ -296,6 +380,7 @@ static int group(const char *g)
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 4 * KiB, 64 * KiB, 2 * MiB, 64 * MiB };
+	static const size_t thp_sizes[] = { 2 * MiB, 64 * MiB };
 	int opt, d;
 	size_t s;
 
@@ -320,36 +405,44 @@ int main(int argc, char **argv)
 	if (!bounce)
 		die("malloc");
 
-	if (!only_group)
-		bench_memcpy(64 * MiB);
 	for (d = optind; d < argc; d++) {
 		char *name = strdup(argv[d]), *path = strchr(name, '=');
-		int fd;
 
-		if (!path)
+		if (!path || ndevs == (int)(sizeof(devs) / sizeof(devs[0])))
 			goto usage;
 		*path++ = '\0';
-		fd = open(path, O_RDWR);
-		if (fd < 0)
+		devs[ndevs].name = name;
+		devs[ndevs].fd = open(path, O_RDWR);
+		if (devs[ndevs].fd < 0)
 			die(path);
-		for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-			if (!group("migrate") ||
-			    (only_size && sizes[s] != only_size))
-				continue;
-			bench_migrate_to_dev(name, fd, sizes[s]);
-			bench_migrate_back(name, fd, sizes[s], 0);
-			bench_migrate_back(name, fd, sizes[s], 1);
-		}
-		if (group("read"))
-			bench_read(name, fd, 2 * MiB);
-		if (group("exclusive"))
-			bench_exclusive(name, fd, 2 * MiB);
-		if (group("invalidate"))
-			bench_invalidate(name, fd, 2 * MiB);
-		if (group("roundtrip"))
-			bench_roundtrip(name, fd);
-		close(fd);
+		ndevs++;
 	}
+
+	/* every boot's ratios to memcpy need it, whatever -t says */
+	bench_memcpy(64 * MiB);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		if (!group("migrate") || (only_size && sizes[s] != only_size))
+			continue;
+		measure(T("migrate_to_dev"), T("MiB/s"), 1, sizes[s], s_migrate_to_dev);
+		measure(T("migrate_back_ioctl"), T("MiB/s"), 1, sizes[s], s_migrate_back_ioctl);
+		measure(T("migrate_back_cpu"), T("MiB/s"), 1, sizes[s], s_migrate_back_cpu);
+	}
+	for (s = 0; s < sizeof(thp_sizes) / sizeof(thp_sizes[0]); s++) {
+		if (!group("thp") || (only_size && thp_sizes[s] != only_size))
+			continue;
+		measure(T("migrate_thp", "migrate_thp_back"), T("MiB/s", "MiB/s"), 2,
+			thp_sizes[s], s_migrate_thp);
+	}
+	if (group("read"))
+		measure(T("read_faulting", "fault_cost", "read_mirrored"),
+			T("MiB/s", "us/fault", "MiB/s"), 3, 2 * MiB, s_read);
+	if (group("exclusive"))
+		measure(T("exclusive_roundtrip"), T("us/page"), 1, 2 * MiB, s_exclusive);
+	if (group("invalidate"))
+		measure(T("mprotect_mirrored", "munmap_mirrored"), T("us", "us"), 2,
+			2 * MiB, s_invalidate);
+	if (group("roundtrip"))
+		measure(T("op_roundtrip"), T("us"), 1, PAGE, s_roundtrip);
 	return 0;
 usage:
 	fprintf(stderr, "usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...\n");
