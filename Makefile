@@ -10,8 +10,10 @@
 #                 the running one's headers); host-module-install installs it
 #   make demo     boot a guest with virtio-hmm devices and show it working
 #   make shell    the demo's guest with a shell on the console
-#   make bench    virtio-hmm against test_hmm and memcpy, and the device's
-#                 request rates through qtest; tables + build/bench.json
+#   make bench    virtio-hmm against test_hmm and memcpy in BOOTS=3 boots, and the
+#                 device's request rates through qtest; tables + build/bench.json
+#   make profile  where a round trip goes: each ioctl split into device requests
+#                 and guest work, from the driver's trace events
 #   make fuzz     QEMU's generic fuzzer (ASan/UBSan) on the device, FUZZ_TIME=600 s
 #   make stress   the guest stress test for STRESS_TIME=600 s (FLAVOUR=debug: KASAN)
 #   make clean    remove build/ except the downloaded sources
@@ -19,7 +21,7 @@
 BUILD ?= $(CURDIR)/build
 export BUILD
 
-.PHONY: all deps qemu kernel modules lib guest-bin unit initramfs check check-debug demo bench fuzz stress shell clean distclean
+.PHONY: all deps qemu kernel modules lib guest-bin unit initramfs check check-debug demo bench profile fuzz stress shell clean distclean
 
 all: qemu kernel modules lib guest-bin unit initramfs
 
@@ -80,6 +82,9 @@ demo: all
 
 bench: all
 	scripts/bench.sh
+
+profile: all
+	scripts/profile.sh
 
 stress: all
 	scripts/stress.sh

@@ -34,6 +34,7 @@
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include "vhmm.h"
+#include "vhmm_trace.h"
 
 static dev_t vhmm_devt;
 static struct class *vhmm_class;
@@ -116,6 +117,14 @@ int vhmm_status_errno(u32 status)
 	}
 }
 
+/* the request type in the header at the start of the first buffer */
+static u16 vhmm_sg_type(struct scatterlist *sg)
+{
+	const struct virtio_hmm_head *hdr = sg_virt(sg);
+
+	return sg->length >= sizeof(*hdr) ? le16_to_cpu(hdr->type) : 0;
+}
+
 /**
  * vhmm_submit_nowait() - add a request to a virtqueue
  * @vd: the device
@@ -150,10 +159,13 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 		spin_lock_irqsave(&q->lock, flags);
 		refcount_inc(&req->ref);
 		ret = virtqueue_add_sgs(q->vq, sgs, out, in, req, GFP_ATOMIC);
-		if (ret)
+		if (ret) {
 			refcount_dec(&req->ref);
-		else
+		} else {
 			virtqueue_kick(q->vq);
+			trace_vhmm_req_submit(vd->index, q->vq->index, req,
+					      vhmm_sg_type(sgs[0]));
+		}
 		spin_unlock_irqrestore(&q->lock, flags);
 		up_read(&vd->io_lock);
 		if (ret != -ENOSPC)
@@ -187,8 +199,11 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 int vhmm_wait(struct vhmm_device *vd, struct vhmm_vq *q, struct vhmm_req *req,
 	      unsigned long timeout)
 {
-	if (wait_for_completion_timeout(&req->done, timeout))
+	if (wait_for_completion_timeout(&req->done, timeout)) {
+		trace_vhmm_req_wake(vd->index, q->vq->index, req, 0);
 		return 0;
+	}
+	trace_vhmm_req_wake(vd->index, q->vq->index, req, -ETIMEDOUT);
 	dev_err(&vd->vdev->dev, "%s: no answer from the device in %u ms\n",
 		q->vq->name, jiffies_to_msecs(timeout));
 	return -ETIMEDOUT;
@@ -256,6 +271,7 @@ int vhmm_request(struct vhmm_device *vd, struct vhmm_req *req,
 
 static void vhmm_vq_done(struct vhmm_vq *q)
 {
+	struct vhmm_device *vd = q->vq->vdev->priv;
 	struct vhmm_req *req;
 	unsigned long flags;
 	unsigned int len;
@@ -264,6 +280,8 @@ static void vhmm_vq_done(struct vhmm_vq *q)
 	do {
 		virtqueue_disable_cb(q->vq);
 		while ((req = virtqueue_get_buf(q->vq, &len))) {
+			trace_vhmm_req_done(vd->index, q->vq->index, req,
+					    le32_to_cpu(req->tail->status));
 			complete(&req->done);
 			vhmm_req_put(req);
 		}

@@ -13,6 +13,16 @@
  *   vhmm_migrate_to_ram  device pages copied back to system memory
  *   vhmm_invalidate      an mmu notifier invalidation seen by a mirror and
  *                        the range it unmapped in the device (0-0: none)
+ *   vhmm_req_submit      a request or job added to a virtqueue and kicked
+ *   vhmm_req_done        the virtqueue callback took it back (the device
+ *                        answered; status as the device wrote it)
+ *   vhmm_req_wake        the submitter woke up with the answer (or timed out)
+ *
+ * The three vhmm_req_* events share req (a hash of the request's address:
+ * %p prints no value before the random pool is ready): their
+ * timestamps split one round trip into submit -> done (the device, the
+ * notification and the interrupt) and done -> wake (the scheduler), see
+ * scripts/profile.sh and docs/architecture.md, "Where a round trip goes".
  *
  * dev is N of /dev/virtio_hmm<N>; asid is the mirror's address space.
  */
@@ -22,6 +32,7 @@
 #if !defined(_VHMM_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
 #define _VHMM_TRACE_H
 
+#include <linux/hash.h>
 #include <linux/mmu_notifier.h>
 #include <linux/tracepoint.h>
 #include <linux/virtio_hmm.h>
@@ -162,6 +173,73 @@ TRACE_EVENT(vhmm_invalidate,
 		  __entry->dev, __entry->asid, __entry->start, __entry->end,
 		  vhmm_show_event(__entry->event), __entry->unmap_start,
 		  __entry->unmap_end)
+);
+
+#define vhmm_show_type(type)						\
+	__print_symbolic(type,						\
+			 { VIRTIO_HMM_T_CREATE_AS, "create_as" },	\
+			 { VIRTIO_HMM_T_DESTROY_AS, "destroy_as" },	\
+			 { VIRTIO_HMM_T_MAP, "map" },			\
+			 { VIRTIO_HMM_T_UNMAP, "unmap" },		\
+			 { VIRTIO_HMM_T_QUERY, "query" },		\
+			 { VIRTIO_HMM_T_COPY, "copy" },			\
+			 { VIRTIO_HMM_T_FAULT_REPLY, "fault_reply" },	\
+			 { VIRTIO_HMM_T_GET_STATS, "get_stats" },	\
+			 { VIRTIO_HMM_T_JOB_READ, "job_read" },		\
+			 { VIRTIO_HMM_T_JOB_WRITE, "job_write" },	\
+			 { VIRTIO_HMM_T_JOB_FILL, "job_fill" },		\
+			 { VIRTIO_HMM_T_JOB_COPY, "job_copy" },		\
+			 { VIRTIO_HMM_T_JOB_ATOMIC, "job_atomic" },	\
+			 { VIRTIO_HMM_T_JOB_CHASE, "job_chase" })
+
+TRACE_EVENT(vhmm_req_submit,
+	TP_PROTO(int dev, unsigned int vq, const void *req, u16 type),
+	TP_ARGS(dev, vq, req, type),
+	TP_STRUCT__entry(
+		__field(int, dev)
+		__field(unsigned int, vq)
+		__field(u32, req)
+		__field(u16, type)
+	),
+	TP_fast_assign(
+		__entry->dev = dev;
+		__entry->vq = vq;
+		__entry->req = hash_ptr(req, 32);
+		__entry->type = type;
+	),
+	TP_printk("dev=%d vq=%u req=%08x type=%s", __entry->dev, __entry->vq,
+		  __entry->req, vhmm_show_type(__entry->type))
+);
+
+DECLARE_EVENT_CLASS(vhmm_req_class,
+	TP_PROTO(int dev, unsigned int vq, const void *req, int result),
+	TP_ARGS(dev, vq, req, result),
+	TP_STRUCT__entry(
+		__field(int, dev)
+		__field(unsigned int, vq)
+		__field(u32, req)
+		__field(int, result)
+	),
+	TP_fast_assign(
+		__entry->dev = dev;
+		__entry->vq = vq;
+		__entry->req = hash_ptr(req, 32);
+		__entry->result = result;
+	),
+	TP_printk("dev=%d vq=%u req=%08x result=%d", __entry->dev, __entry->vq,
+		  __entry->req, __entry->result)
+);
+
+/* result: the status the device wrote */
+DEFINE_EVENT(vhmm_req_class, vhmm_req_done,
+	TP_PROTO(int dev, unsigned int vq, const void *req, int result),
+	TP_ARGS(dev, vq, req, result)
+);
+
+/* result: 0, or -ETIMEDOUT */
+DEFINE_EVENT(vhmm_req_class, vhmm_req_wake,
+	TP_PROTO(int dev, unsigned int vq, const void *req, int result),
+	TP_ARGS(dev, vq, req, result)
 );
 
 #endif /* _VHMM_TRACE_H */

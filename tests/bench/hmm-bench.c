@@ -4,9 +4,11 @@
  * devices that speak the lib/test_hmm_uapi.h ABI (the kernel's test_hmm and
  * virtio-hmm), plus the guest's memcpy bandwidth as the limit.
  *
- * usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...
+ * usage: hmm-bench [-m] [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...
  *   -s: only this buffer size for the migration tests (profiling)
  *   -t: only one group: migrate, thp, read, exclusive, invalidate or roundtrip
+ *   -m: write "ioctl begin"/"ioctl end" to tracefs's trace_marker around
+ *       every ioctl (scripts/profile.sh splits them with the trace events)
  *   e.g. hmm-bench test_hmm=/dev/hmm_dmirror0 virtio-hmm=/dev/virtio_hmm0
  *
  * The devices take turns sample by sample (A B, then B A, ...), so that
@@ -39,6 +41,7 @@ static size_t only_size;	/* -s */
 static const char *only_group;	/* -t */
 static unsigned long *bounce;	/* READ's destination buffer */
 static volatile unsigned long sink;	/* keeps the CPU-touch loads */
+static int marker = -1;		/* -m: tracefs trace_marker */
 
 static double now(void)
 {
@@ -85,9 +88,13 @@ static int dmirror(int fd, unsigned long req, void *addr, size_t size,
 	};
 	int ret;
 
+	if (marker >= 0 && write(marker, "hmm-bench: ioctl begin", 22) < 0)
+		die("trace_marker");
 	do {
 		ret = ioctl(fd, req, &cmd);
 	} while (ret && errno == EINTR);
+	if (marker >= 0 && write(marker, "hmm-bench: ioctl end", 20) < 0)
+		die("trace_marker");
 	if (out)
 		*out = cmd;
 	return ret;
@@ -384,13 +391,19 @@ int main(int argc, char **argv)
 	int opt, d;
 	size_t s;
 
-	while ((opt = getopt(argc, argv, "r:s:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "mr:s:t:")) != -1) {
 		if (opt == 's') {
 			only_size = strtoul(optarg, NULL, 0);
 			continue;
 		}
 		if (opt == 't') {
 			only_group = optarg;
+			continue;
+		}
+		if (opt == 'm') {
+			marker = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
+			if (marker < 0)
+				die("/sys/kernel/tracing/trace_marker");
 			continue;
 		}
 		if (opt != 'r')
@@ -445,6 +458,6 @@ int main(int argc, char **argv)
 		measure(T("op_roundtrip"), T("us"), 1, PAGE, s_roundtrip);
 	return 0;
 usage:
-	fprintf(stderr, "usage: hmm-bench [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...\n");
+	fprintf(stderr, "usage: hmm-bench [-m] [-r RUNS] [-s BYTES] [-t GROUP] NAME=DEVICE...\n");
 	return 2;
 }

@@ -137,7 +137,7 @@ T=/sys/kernel/tracing
 [ -e $T/events ] || mount -t tracefs nodev $T
 ev=$T/events/virtio_hmm
 check "tracefs lists the driver's events" sh -c \
-	"ls $ev && for e in vhmm_fault vhmm_fault_resolve vhmm_migrate_to_dev vhmm_migrate_to_ram vhmm_invalidate; do [ -d $ev/\$e ] || exit 1; done"
+	"ls $ev && for e in vhmm_fault vhmm_fault_resolve vhmm_migrate_to_dev vhmm_migrate_to_ram vhmm_invalidate vhmm_req_submit vhmm_req_done vhmm_req_wake; do [ -d $ev/\$e ] || exit 1; done"
 
 # trace_sum EVENT: sum of npages= of EVENT's lines in the trace
 trace_sum() {
@@ -157,6 +157,14 @@ check "migrate: vhmm_migrate_to_ram counts 32 pages" sh -c \
 	"grep ' vhmm_migrate_to_ram: ' $T/trace; [ $to_ram -eq 32 ]"
 check "migrate: the munmap invalidates the device mapping" sh -c \
 	"grep -E ' vhmm_invalidate: .*event=unmap unmap=0x[0-9a-f]+-0x[0-9a-f]+' $T/trace"
+# every request submitted came back: the same req= in submit and done, in
+# that order, then wake for those the submitter slept on; a copy among them
+check "migrate: every request is traced submit, done (and wake)" sh -c \
+	"grep -q ' vhmm_req_submit: .*type=copy' $T/trace &&
+	 awk '/ vhmm_req_(submit|done|wake): / { for (i = 1; i <= NF; i++) if (\$i ~ /^req=/) r = \$i;
+	        e = \$0; sub(/: dev=.*/, \"\", e); sub(/.* /, \"\", e); seq[r] = seq[r] e \",\" }
+	      END { n = 0; for (r in seq) { n++; if (seq[r] !~ /^(vhmm_req_submit,vhmm_req_done,(vhmm_req_wake,)?)+\$/) { print r, seq[r]; bad = 1 } }
+	            print n \" requests\"; exit (bad || n < 3) }' $T/trace && grep -q ' vhmm_req_wake: ' $T/trace"
 
 echo 1 >$ev/enable
 echo >$T/trace

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Split hmm-bench's ioctls into device requests and guest work.
+
+usage: profile-report.py TRACE_OUTPUT   (scripts/profile.sh's guest output)
+
+The input has "=== phase ARGS" headers, each followed by a tracefs trace
+with hmm-bench's trace_marker lines ("ioctl begin"/"ioctl end") and the
+driver's vhmm_req_submit/vhmm_req_done/vhmm_req_wake events. For every
+ioctl (begin to end of one task): total time, the time its requests were
+out (submit -> done: the kick's VM exit, the device, its used-buffer
+notification, the interrupt), the wake-ups (done -> wake: the scheduler),
+and the rest, the guest's own work (building requests, page walks,
+migrate_vma, locks). Medians per phase and per request sequence; then the
+median submit -> done per request type.
+"""
+import re
+import statistics
+import sys
+
+EV = re.compile(r"^\s*(?P<task>.+?-\d+)\s+\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+): "
+                r"(?P<ev>[a-z_]+): (?P<rest>.*)$")
+
+
+def med(v):
+    return statistics.median(v) if v else 0.0
+
+
+def phases(src):
+    name, lines = None, []
+    for line in open(src, errors="replace"):
+        line = line.rstrip("\r\n")
+        if line.startswith("=== phase "):
+            if name:
+                yield name, lines
+            name, lines = line[len("=== phase "):], []
+        elif name:
+            lines.append(line)
+    if name:
+        yield name, lines
+
+
+def ioctls(lines):
+    """per ioctl: (total, [(type, submit->done, done->wake or None)])"""
+    open_by_task, submits, reqs = {}, {}, {}
+    out = []
+    for line in lines:
+        m = EV.match(line)
+        if not m:
+            continue
+        ts, ev, rest, task = float(m["ts"]), m["ev"], m["rest"], m["task"]
+        if ev == "tracing_mark_write":
+            if rest.endswith("ioctl begin"):
+                open_by_task[task] = (ts, [])
+            elif rest.endswith("ioctl end") and task in open_by_task:
+                t0, rs = open_by_task.pop(task)
+                out.append((ts - t0, rs))
+            continue
+        f = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+        req = f.get("req")
+        if ev == "vhmm_req_submit":
+            r = {"type": f.get("type"), "submit": ts, "done": None, "wake": None}
+            reqs[req] = r
+            if task in open_by_task:
+                open_by_task[task][1].append(r)
+        elif ev == "vhmm_req_done" and req in reqs and reqs[req]["done"] is None:
+            reqs[req]["done"] = ts
+        elif ev == "vhmm_req_wake" and req in reqs and reqs[req]["wake"] is None:
+            reqs[req]["wake"] = ts
+    return out
+
+
+def main():
+    by_type = {}
+    print("| phase | ioctl's requests | ioctls | total us | requests out us | wake-ups us | guest work us | guest share |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, lines in phases(sys.argv[1]):
+        groups = {}
+        for total, rs in ioctls(lines):
+            if not rs or any(r["done"] is None for r in rs):
+                continue
+            seq = "+".join(r["type"] for r in rs) if len(rs) <= 4 else \
+                "%d requests (%s)" % (len(rs), "+".join(sorted({r["type"] for r in rs})))
+            out = sum(r["done"] - r["submit"] for r in rs)
+            wake = sum(r["wake"] - r["done"] for r in rs if r["wake"])
+            groups.setdefault(seq, []).append((total, out, wake))
+            for r in rs:
+                by_type.setdefault(r["type"], []).append(r["done"] - r["submit"])
+        for seq, v in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            total = med([x[0] for x in v]) * 1e6
+            out = med([x[1] for x in v]) * 1e6
+            wake = med([x[2] for x in v]) * 1e6
+            guest = total - out - wake
+            print("| %s | %s | %d | %.0f | %.0f | %.0f | %.0f | %.0f%% |" % (
+                name, seq, len(v), total, out, wake, guest,
+                100 * guest / total if total else 0))
+    print()
+    print("| request | count | submit -> done us (median) | min | max |")
+    print("|---|---|---|---|---|")
+    for t, v in sorted(by_type.items()):
+        print("| %s | %d | %.0f | %.0f | %.0f |" % (
+            t, len(v), med(v) * 1e6, min(v) * 1e6, max(v) * 1e6))
+
+
+if __name__ == "__main__":
+    main()
