@@ -136,7 +136,7 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 			pte[i] = cpu_to_le64(ptes[done + i]);
 		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
 		if (ret) {
-			dev_err(&vd->vdev->dev, "asid %u: MAP %#lx+%lu: %d\n",
+			dev_err(&vd->dev, "asid %u: MAP %#lx+%lu: %d\n",
 				mirror->asid, va, n, ret);
 			return ret;
 		}
@@ -276,7 +276,7 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 	if (start < end) {
 		ret = vhmm_mirror_unmap(mirror, start, end, 0);
 		if (ret && ret != -ENODEV)
-			dev_err(&vd->vdev->dev,
+			dev_err(&vd->dev,
 				"asid %u: UNMAP %#lx-%#lx failed: %d\n",
 				mirror->asid, start, end, ret);
 	}
@@ -681,7 +681,7 @@ static int vhmm_job_wait(struct vhmm_job *job)
 			if (wait_for_completion_timeout(&job->req.done,
 							VHMM_JOB_POLL))
 				return 0;
-			dev_err(&vd->vdev->dev, "job %u: no answer from the device in %u ms\n",
+			dev_err(&vd->dev, "job %u: no answer from the device in %u ms\n",
 				job->tag, jiffies_to_msecs(VHMM_JOB_TIMEOUT));
 			return -ETIMEDOUT;
 		}
@@ -842,7 +842,7 @@ static void vhmm_fault_reply(struct vhmm_device *vd,
 		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
 		vhmm_req_put(req);
 		if (ret && ret != -ENODEV)
-			dev_err(&vd->vdev->dev, "FAULT_REPLY of %u: %d\n", nr,
+			dev_err(&vd->dev, "FAULT_REPLY of %u: %d\n", nr,
 				ret);
 		done += nr;
 	}
@@ -868,7 +868,7 @@ static unsigned int vhmm_fault_collect(struct vhmm_device *vd,
 		}
 		sg_init_one(&sg, f, sizeof(*f));
 		if (virtqueue_add_inbuf(vd->faultq.vq, &sg, 1, f, GFP_ATOMIC))
-			dev_err(&vd->vdev->dev, "faultq: cannot repost\n");
+			dev_err(&vd->dev, "faultq: cannot repost\n");
 	}
 	virtqueue_kick(vd->faultq.vq);
 	spin_unlock_irq(&vd->faultq.lock);

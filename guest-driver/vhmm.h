@@ -9,7 +9,9 @@
  *
  * Lifetime: struct vhmm_device is refcounted through its embedded char
  * device (vd->dev). Probe holds one reference, every open file another, so
- * an unbound device stays allocated (but dead) until the last close.
+ * an unbound device stays allocated (but dead) until the last close. The
+ * virtio device (vd->vdev) is gone after remove: code that can run after
+ * it (file operations, the mmu notifier) logs through vd->dev instead.
  */
 #ifndef _VHMM_H
 #define _VHMM_H
