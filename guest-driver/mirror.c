@@ -93,6 +93,10 @@ static u64 vhmm_hmm_pfn_pte(struct vhmm_device *vd, unsigned long hpfn)
  * @ptes: @npages entries (VIRTIO_HMM_PTE_*, CPU byte order)
  * @npages: number of entries
  *
+ * The invalidation bounds are widened before the first request: entries of
+ * a MAP that fails part way, or that the device applies after its request
+ * timed out, are inside them and will be invalidated.
+ *
  * Context: process context; caller holds @mirror->mutex.
  * Return: 0 or a negative errno.
  */
@@ -104,6 +108,8 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 	int ret = 0;
 
 	lockdep_assert_held(&mirror->mutex);
+	mirror->lo = min(mirror->lo, va);
+	mirror->hi = max(mirror->hi, va + (npages << PAGE_SHIFT));
 	while (done < npages) {
 		unsigned long n = min3(npages - done,
 				       (unsigned long)vd->max_map_pages,
@@ -142,8 +148,6 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 		}
 		done += n;
 	}
-	mirror->lo = min(mirror->lo, va);
-	mirror->hi = max(mirror->hi, va + (npages << PAGE_SHIFT));
 	return 0;
 }
 

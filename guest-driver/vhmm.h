@@ -198,7 +198,8 @@ struct vhmm_device {
  * @mutex: protects the device page table of @asid (MAP/UNMAP ordering
  *	against the notifier sequence), @gen, @lo and @hi
  * @gen: invalidations other than our own migrations, for migrate-and-map
- * @lo: lowest address ever mapped in the device
+ * @lo: lowest address ever mapped in the device (widened before the MAP
+ *	request is sent, so that a MAP applied late is still covered)
  * @hi: end of the highest address ever mapped
  * @unmap_req: the UNMAP request the invalidate callback reuses (under
  *	@mutex), so that it need not allocate
