@@ -606,6 +606,125 @@ out_free:
 }
 
 /**
+ * vhmm_mirror_migrate_begin() - a migration to the device starts its setup
+ * @mirror: the migrating mirror; its migrate_lock is held, and the
+ *	migration's pgmap_owner is @mirror
+ * @start: the range given to migrate_vma_setup()
+ * @end: see @start
+ *
+ * From here to vhmm_mirror_migrate_collected(), the notifier leaves the
+ * device page table of [@start, @end) to the migration for its own
+ * MMU_NOTIFY_MIGRATE (owner @mirror), and only for that.
+ *
+ * Context: process context; takes @mirror->mutex.
+ * Return: the invalidation generation, for vhmm_mirror_migrate_map().
+ */
+unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
+					unsigned long start, unsigned long end)
+{
+	unsigned long gen;
+
+	lockdep_assert_held(&mirror->migrate_lock);
+	mutex_lock(&mirror->mutex);
+	gen = mirror->gen;
+	mirror->mig_start = start;
+	mirror->mig_end = end;
+	mutex_unlock(&mirror->mutex);
+	return gen;
+}
+
+/**
+ * vhmm_mirror_migrate_collected() - migrate_vma_setup() returned
+ * @mirror: see vhmm_mirror_migrate_begin()
+ * @args: the migration, or NULL when migrate_vma_setup() failed
+ *
+ * Ends the window of vhmm_mirror_migrate_begin() and removes the device
+ * translations of the pages the setup collected (runs of them), which the
+ * skipped invalidation left alone, before their contents are copied; the
+ * others stay mapped (their pages did not change).
+ *
+ * Context: process context; takes @mirror->mutex.
+ */
+void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
+				   const struct migrate_vma *args)
+{
+	unsigned long i, run_start = 0;
+	bool in_run = false;
+
+	lockdep_assert_held(&mirror->migrate_lock);
+	mutex_lock(&mirror->mutex);
+	mirror->mig_start = 0;
+	mirror->mig_end = 0;
+	for (i = 0; args && i <= args->npages; i++) {
+		bool collected = i < args->npages &&
+				 (args->src[i] & MIGRATE_PFN_MIGRATE);
+
+		if (collected && !in_run) {
+			run_start = i;
+			in_run = true;
+		} else if (!collected && in_run) {
+			unsigned long s = args->start + (run_start << PAGE_SHIFT);
+			unsigned long e = args->start + (i << PAGE_SHIFT);
+
+			in_run = false;
+			if (s < mirror->hi && e > mirror->lo)
+				vhmm_mirror_unmap(mirror, s, e, 0);
+		}
+	}
+	mutex_unlock(&mirror->mutex);
+}
+
+/**
+ * vhmm_mirror_migrate_map() - map the pages a migration moved to the device
+ * @mirror: see vhmm_mirror_migrate_begin()
+ * @gen: what vhmm_mirror_migrate_begin() returned
+ * @args: the migration, after migrate_vma_pages() and before finalize
+ * @ptes: room for args->npages entries
+ *
+ * Maps the pages that migrated, in runs of consecutive pages, unless
+ * something other than this mirror's migration invalidated the mirror
+ * since vhmm_mirror_migrate_begin() (then device faults map them).
+ *
+ * Context: process context; takes @mirror->mutex.
+ */
+void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
+			     const struct migrate_vma *args, u64 *ptes)
+{
+	struct vhmm_device *vd = mirror->vd;
+	unsigned long i, run = 0, run_start = 0;
+
+	lockdep_assert_held(&mirror->migrate_lock);
+	mutex_lock(&mirror->mutex);
+	for (i = 0; mirror->gen == gen && i <= args->npages; i++) {
+		struct page *dpage = i < args->npages ?
+				     migrate_pfn_to_page(args->dst[i]) : NULL;
+
+		if (dpage && (args->src[i] & MIGRATE_PFN_MIGRATE)) {
+			u64 pte = vhmm_devmem_offset(vd, dpage) |
+				  VIRTIO_HMM_PTE_DEVMEM | VIRTIO_HMM_PTE_VALID |
+				  VIRTIO_HMM_PTE_READ;
+
+			if (args->dst[i] & MIGRATE_PFN_WRITE) {
+				pte |= VIRTIO_HMM_PTE_WRITE;
+				/* the CPU cannot reach private pages */
+				if (vd->atomics && !vd->coherent)
+					pte |= VIRTIO_HMM_PTE_ATOMIC;
+			}
+			if (!run)
+				run_start = i;
+			ptes[run++] = pte;
+			continue;
+		}
+		if (run && vhmm_mirror_map(mirror, args->start +
+					   (run_start << PAGE_SHIFT),
+					   ptes, run))
+			break;
+		run = 0;
+	}
+	mutex_unlock(&mirror->mutex);
+}
+
+/**
  * vhmm_job_start() - submit a job on the jobq; its faults are resolved by
  *	the fault work
  * @job: the job; @job->req.tail set

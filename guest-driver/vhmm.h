@@ -21,6 +21,7 @@
 #include <linux/device.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
+#include <linux/migrate.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
@@ -196,7 +197,8 @@ struct vhmm_device {
  * @notifier: interval notifier over the whole mm
  * @asid: the device address space id
  * @mutex: protects the device page table of @asid (MAP/UNMAP ordering
- *	against the notifier sequence), @gen, @lo and @hi
+ *	against the notifier sequence), @gen, @lo, @hi, @mig_start, @mig_end,
+ *	@unmap_req and @map_req
  * @gen: invalidations other than our own migrations, for migrate-and-map
  * @lo: lowest address ever mapped in the device (widened before the MAP
  *	request is sent, so that a MAP applied late is still covered)
@@ -206,7 +208,8 @@ struct vhmm_device {
  * @map_req: the MAP request reused under @mutex: allocating there could
  *	recurse into reclaim and our own invalidate callback
  * @mig_start: range being migrated to the device by vhmm_migrate_to_dev(),
- *	which does its own device page table updates there (under @mutex)
+ *	which does its own device page table updates there
+ *	(vhmm_mirror_migrate_begin() .. vhmm_mirror_migrate_collected())
  * @mig_end: see @mig_start
  * @migrate_lock: serializes vhmm_migrate_to_dev() on this mirror
  */
@@ -294,6 +297,12 @@ int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
 		      u64 *ptes, unsigned long npages);
 int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
 			  unsigned long end);
+unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
+					unsigned long start, unsigned long end);
+void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
+				   const struct migrate_vma *args);
+void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
+			     const struct migrate_vma *args, u64 *ptes);
 int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
 		   unsigned int out, unsigned int in);
 int vhmm_job_finish(struct vhmm_job *job, int started);
