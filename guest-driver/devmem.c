@@ -407,7 +407,12 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		args.dst = dst;
 		args.start = addr;
 		args.end = next;
-		args.pgmap_owner = vd;
+		/*
+		 * The per-migration cookie: the notifier skips only this
+		 * migration's own invalidation (mirror.c), never that of
+		 * migrate_to_ram(), vhmm_migrate_to_sys() or another mirror.
+		 */
+		args.pgmap_owner = mirror;
 		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
 
 		gen = vhmm_mirror_migrate_begin(mirror, addr, next);

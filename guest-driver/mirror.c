@@ -265,10 +265,13 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 		return false;
 	}
 	mmu_interval_set_seq(mni, cur_seq);
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == vd) {
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == mirror) {
 		/*
-		 * Our own migration to the device of this range updates the
-		 * device page table itself, page by page (devmem.c).
+		 * This mirror's own migration to the device, the only user of
+		 * this cookie (one at a time, under migrate_lock). During its
+		 * migrate_vma_setup() it updates the device page table itself
+		 * (vhmm_mirror_migrate_collected()); afterwards the UNMAP is
+		 * sent, but the pages it installs are not stale.
 		 */
 		if (range->start >= mirror->mig_start &&
 		    range->end <= mirror->mig_end)

@@ -199,7 +199,8 @@ struct vhmm_device {
  * @mutex: protects the device page table of @asid (MAP/UNMAP ordering
  *	against the notifier sequence), @gen, @lo, @hi, @mig_start, @mig_end,
  *	@unmap_req and @map_req
- * @gen: invalidations other than our own migrations, for migrate-and-map
+ * @gen: invalidations other than this mirror's own migration, for
+ *	migrate-and-map (vhmm_mirror_migrate_begin())
  * @lo: lowest address ever mapped in the device (widened before the MAP
  *	request is sent, so that a MAP applied late is still covered)
  * @hi: end of the highest address ever mapped
@@ -207,11 +208,17 @@ struct vhmm_device {
  *	@mutex), so that it need not allocate
  * @map_req: the MAP request reused under @mutex: allocating there could
  *	recurse into reclaim and our own invalidate callback
- * @mig_start: range being migrated to the device by vhmm_migrate_to_dev(),
- *	which does its own device page table updates there
- *	(vhmm_mirror_migrate_begin() .. vhmm_mirror_migrate_collected())
+ * @mig_start: range whose migrate_vma_setup() is running in
+ *	vhmm_migrate_to_dev() on this mirror: its MMU_NOTIFY_MIGRATE with
+ *	owner == this mirror (the per-migration cookie, unique under
+ *	@migrate_lock) leaves the device page table to the migration
  * @mig_end: see @mig_start
  * @migrate_lock: serializes vhmm_migrate_to_dev() on this mirror
+ *
+ * The mirror pointer is the pgmap_owner of this mirror's migrations to the
+ * device (MIGRATE_VMA_SELECT_SYSTEM): the notifier tells its own events
+ * from every other one, those of other mirrors of the same device and of
+ * migrate_to_ram() (owner vd) included.
  */
 struct vhmm_mirror {
 	struct vhmm_device *vd;
