@@ -36,12 +36,18 @@
 #include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include "vhmm.h"
 #include "vhmm_trace.h"
+
+static unsigned int fence_timeout_ms = 10000;
+module_param(fence_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(fence_timeout_ms,
+		 "ms an UNMAP or DESTROY_AS may take before the driver resets the device (default 10000)");
 
 #define VHMM_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define VHMM_EXCL_CHUNK		64	/* pages per make_device_exclusive_range() */
@@ -84,6 +90,18 @@ static u64 vhmm_hmm_pfn_pte(struct vhmm_device *vd, unsigned long hpfn)
 			pte |= VIRTIO_HMM_PTE_ATOMIC;
 	}
 	return pte;
+}
+
+/*
+ * The device completed @req (or remove or a fence took it back). Its
+ * reference goes right after the completion, in the same irqs-off section
+ * of vhmm_vq_done() or vhmm_vq_reclaim(): wait for that, so that a
+ * preallocated request can be reused at once instead of being replaced.
+ */
+static void vhmm_req_settle(struct vhmm_req *req)
+{
+	while (refcount_read(&req->ref) > 1)
+		cpu_relax();
 }
 
 /**
@@ -141,6 +159,8 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 		for (i = 0; i < n; i++)
 			pte[i] = cpu_to_le64(ptes[done + i]);
 		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
+		if (completion_done(&req->done))
+			vhmm_req_settle(req);
 		if (ret) {
 			dev_err(&vd->dev, "asid %u: MAP %#lx+%lu: %d\n",
 				mirror->asid, va, n, ret);
@@ -197,6 +217,63 @@ int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
 	return 0;
 }
 
+/*
+ * Run a request that removes translations (UNMAP, DESTROY_AS) and return
+ * only when the device can no longer use them: it completed the request,
+ * or it was reset. A device that does not take or answer the request
+ * within fence_timeout_ms is fenced (vhmm_device_fence()): a stuck device
+ * costs the device, never memory safety.
+ */
+static int vhmm_mirror_sync_request(struct vhmm_mirror *mirror,
+				    struct vhmm_req *req, size_t out_len,
+				    size_t in_len, const char *what)
+{
+	struct vhmm_device *vd = mirror->vd;
+	unsigned long timeout = msecs_to_jiffies(fence_timeout_ms);
+	struct scatterlist sg_out, sg_in, *sgs[2] = { &sg_out, &sg_in };
+	u8 *data = vhmm_req_data(req);
+	u32 status;
+	int ret;
+
+	req->tail = (struct virtio_hmm_tail *)(data + out_len + in_len -
+					       sizeof(*req->tail));
+	sg_init_one(&sg_out, data, out_len);
+	sg_init_one(&sg_in, data + out_len, in_len);
+	reinit_completion(&req->done);
+	ret = vhmm_submit_nowait(vd, &vd->reqq, sgs, 1, 1, req, timeout);
+	if (ret == -ENODEV) {
+		/* being reset: nothing is translated once that is done */
+		wait_for_completion(&vd->fence_done);
+		return ret;
+	}
+	if (ret) {
+		dev_err(&vd->dev, "asid %u: %s not sent (%d): resetting the device\n",
+			mirror->asid, what, ret);
+		vhmm_device_fence_wait(vd);
+		return -ENODEV;
+	}
+	if (!wait_for_completion_timeout(&req->done, timeout)) {
+		dev_err(&vd->dev, "asid %u: %s not acknowledged in %u ms: resetting the device\n",
+			mirror->asid, what, fence_timeout_ms);
+		vhmm_device_fence_wait(vd);
+		/* the fence (or remove, if first) took the request back */
+		wait_for_completion(&req->done);
+	}
+	vhmm_req_settle(req);
+	status = le32_to_cpu(req->tail->status);
+	if (status == VHMM_S_NOT_DONE)
+		return -ENODEV;	/* taken back by a fence or remove, after reset */
+	ret = vhmm_status_errno(status);
+	/* no address space: nothing is translated in it */
+	if (ret && ret != -ENXIO) {
+		dev_err(&vd->dev, "asid %u: %s failed (%d): resetting the device\n",
+			mirror->asid, what, ret);
+		vhmm_device_fence_wait(vd);
+		return -ENODEV;
+	}
+	return ret;
+}
+
 /**
  * vhmm_mirror_unmap() - remove device translations and wait for the ack
  * @mirror: the address space
@@ -204,12 +281,17 @@ int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
  * @end: page-aligned end
  * @perm: permissions to remove, 0 for the whole entries
  *
- * Runs in the invalidate callback, so it must not enter reclaim: it reuses
- * the mirror's own request unless the device still holds that one (after
- * a timeout), and only then allocates without reclaim.
+ * Runs in the invalidate callback, so it must not enter reclaim and must
+ * not fail: it uses the mirror's own request (always back when the mutex
+ * is free, see vhmm_mirror_sync_request()). It returns only when the
+ * device can no longer use the translations: acknowledged, or the device
+ * was reset (fenced after fence_timeout_ms, or removed).
  *
- * Context: process context; caller holds @mirror->mutex.
- * Return: 0 or a negative errno.
+ * Context: process context; caller holds @mirror->mutex; may wait for
+ * the fence work (vhmm_device_fence_wait()).
+ * Return: 0 when the device acknowledged, -ENODEV when it was reset
+ * (fenced or removed), -ENXIO when the address space does not exist;
+ * either way the translations are gone.
  */
 int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 		      unsigned long end, u32 perm)
@@ -220,14 +302,6 @@ int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 	int ret;
 
 	lockdep_assert_held(&mirror->mutex);
-	if (refcount_read(&req->ref) != 1) {
-		req = vhmm_req_alloc(sizeof(*u), GFP_NOWAIT | __GFP_NOWARN);
-		if (!req)
-			return -ENOMEM;
-		vhmm_req_put(mirror->unmap_req);
-		mirror->unmap_req = req;
-	}
-	reinit_completion(&req->done);
 	u = vhmm_req_data(req);
 	memset(u, 0, sizeof(*u));
 	u->head.type = cpu_to_le16(VIRTIO_HMM_T_UNMAP);
@@ -235,8 +309,8 @@ int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 	u->va = cpu_to_le64(start);
 	u->length = cpu_to_le64(end - start);
 	u->perm = cpu_to_le32(perm);
-	ret = vhmm_request(vd, req, offsetof(typeof(*u), tail),
-			   sizeof(u->tail));
+	ret = vhmm_mirror_sync_request(mirror, req, offsetof(typeof(*u), tail),
+				       sizeof(u->tail), "UNMAP");
 	if (!ret)
 		atomic64_inc(&vd->stats.invalidations);
 	return ret;
@@ -250,7 +324,6 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 		container_of(mni, struct vhmm_mirror, notifier);
 	struct vhmm_device *vd = mirror->vd;
 	unsigned long start, end;
-	int ret;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&mirror->mutex);
@@ -280,13 +353,8 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 		mirror->gen++;
 	}
 	trace_vhmm_invalidate(vd->index, mirror->asid, range, start, end);
-	if (start < end) {
-		ret = vhmm_mirror_unmap(mirror, start, end, 0);
-		if (ret && ret != -ENODEV)
-			dev_err(&vd->dev,
-				"asid %u: UNMAP %#lx-%#lx failed: %d\n",
-				mirror->asid, start, end, ret);
-	}
+	if (start < end)
+		vhmm_mirror_unmap(mirror, start, end, 0);
 	mutex_unlock(&mirror->mutex);
 	return true;
 }

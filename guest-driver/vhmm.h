@@ -91,6 +91,8 @@ struct vhmm_req {
  *	record or completion came for VHMM_JOB_POLL (a lost record)
  * @devmem_full: migrations to the device that stopped because the device
  *	reported its memory exhausted (the pages stay in system memory)
+ * @fences: times the device was reset for good because it did not
+ *	acknowledge an invalidation (or by remove)
  */
 struct vhmm_stats {
 	atomic64_t faults;
@@ -103,6 +105,7 @@ struct vhmm_stats {
 	atomic64_t copy_retries;
 	atomic64_t job_replays;
 	atomic64_t devmem_full;
+	atomic64_t fences;
 };
 
 /**
@@ -114,9 +117,11 @@ struct vhmm_stats {
  * @reqq: requestq
  * @jobq: jobq
  * @faultq: faultq
- * @io_lock: readers submit to the device, the writer (remove) marks it
- *	dead; protects @dead
- * @dead: the device is being removed: no new requests
+ * @io_lock: readers submit to the device, the writer (vhmm_device_fence(),
+ *	which remove calls) marks it dead; protects @dead
+ * @dead: the device is being reset for good (fenced or removed): no new
+ *	requests; once @fence_done is complete, no device access through any
+ *	translation can happen any more
  * @devmem_size: config devmem_size
  * @max_asids: config max_asids
  * @max_map_pages: config max_map_pages
@@ -133,6 +138,10 @@ struct vhmm_stats {
  * @fault_bufs: VHMM_FAULT_BUFS fault records posted on @faultq
  * @fault_wq: ordered workqueue running @fault_work
  * @fault_work: resolves fault batches
+ * @fence_wq: runs @fence_work (not @fault_wq: the fault work may wait for
+ *	a mirror mutex that a notifier holds while it waits for the fence)
+ * @fence_work: vhmm_device_fence() for vhmm_device_fence_wait()
+ * @fence_done: completed (for good) when the device was fenced
  * @pagemap: ZONE_DEVICE pages of the device memory
  * @dm_res: the fake physical range of private device memory
  * @dm_base_pfn: first pfn of @pagemap
@@ -175,6 +184,9 @@ struct vhmm_device {
 	struct virtio_hmm_fault *fault_bufs;
 	struct workqueue_struct *fault_wq;
 	struct work_struct fault_work;
+	struct workqueue_struct *fence_wq;
+	struct work_struct fence_work;
+	struct completion fence_done;
 
 	struct dev_pagemap pagemap;
 	struct resource *dm_res;
@@ -204,8 +216,8 @@ struct vhmm_device {
  * @lo: lowest address ever mapped in the device (widened before the MAP
  *	request is sent, so that a MAP applied late is still covered)
  * @hi: end of the highest address ever mapped
- * @unmap_req: the UNMAP request the invalidate callback reuses (under
- *	@mutex), so that it need not allocate
+ * @unmap_req: the UNMAP request the invalidate callback reuses, so that it
+ *	need not allocate; always back (refcount 1) when @mutex is free
  * @map_req: the MAP request reused under @mutex: allocating there could
  *	recurse into reclaim and our own invalidate callback
  * @mig_start: range whose migrate_vma_setup() is running in
@@ -285,6 +297,8 @@ int vhmm_submit(struct vhmm_device *vd, struct vhmm_vq *q,
 int vhmm_request(struct vhmm_device *vd, struct vhmm_req *req,
 		 size_t out_len, size_t in_len);
 int vhmm_status_errno(u32 status);
+void vhmm_device_fence(struct vhmm_device *vd);
+void vhmm_device_fence_wait(struct vhmm_device *vd);
 
 static inline void *vhmm_req_data(struct vhmm_req *req)
 {
