@@ -380,6 +380,27 @@ static int vhmm_mirror_as_request(struct vhmm_mirror *mirror, u16 type)
 	return ret;
 }
 
+/*
+ * DESTROY_AS with the guarantee of an invalidation: when it returns, no
+ * entry of the address space and no job in it can reach memory any more
+ * (acknowledged, or the device was fenced). It reuses the UNMAP request,
+ * which has room for it.
+ */
+static void vhmm_mirror_destroy_as(struct vhmm_mirror *mirror)
+{
+	struct vhmm_req *req = mirror->unmap_req;
+	struct virtio_hmm_req_as *as = vhmm_req_data(req);
+
+	BUILD_BUG_ON(sizeof(*as) > sizeof(struct virtio_hmm_req_unmap));
+	mutex_lock(&mirror->mutex);
+	memset(as, 0, sizeof(*as));
+	as->head.type = cpu_to_le16(VIRTIO_HMM_T_DESTROY_AS);
+	as->head.asid = cpu_to_le32(mirror->asid);
+	vhmm_mirror_sync_request(mirror, req, sizeof(as->head),
+				 sizeof(as->tail), "DESTROY_AS");
+	mutex_unlock(&mirror->mutex);
+}
+
 /**
  * vhmm_mirror_create() - mirror the current process in a new address space
  * @vd: the device
@@ -429,7 +450,7 @@ struct vhmm_mirror *vhmm_mirror_create(struct vhmm_device *vd)
 	return mirror;
 
 err_destroy_as:
-	vhmm_mirror_as_request(mirror, VIRTIO_HMM_T_DESTROY_AS);
+	vhmm_mirror_destroy_as(mirror);
 err_free_asid:
 	ida_free(&vd->asids, mirror->asid);
 err_free:
@@ -460,8 +481,14 @@ void vhmm_mirror_destroy(struct vhmm_mirror *mirror)
 	 * the work is idle and this returns at once.
 	 */
 	flush_work(&vd->fault_work);
+	/*
+	 * DESTROY_AS before the notifier goes: a job whose wait timed out may
+	 * still run in the address space, and without the notifier nothing
+	 * would stop it when the process frees its pages. Only then may the
+	 * asid be reused.
+	 */
+	vhmm_mirror_destroy_as(mirror);
 	mmu_interval_notifier_remove(&mirror->notifier);
-	vhmm_mirror_as_request(mirror, VIRTIO_HMM_T_DESTROY_AS);
 	ida_free(&vd->asids, mirror->asid);
 	vhmm_req_put(mirror->map_req);
 	vhmm_req_put(mirror->unmap_req);
