@@ -325,6 +325,14 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 	struct vhmm_device *vd = mirror->vd;
 	unsigned long start, end;
 
+	/*
+	 * Our own make_device_exclusive_range() (vhmm_mirror_exclusive()):
+	 * the page stays the same, and bumping the sequence would make its
+	 * check fail forever (nouveau_svm.c does the same).
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror)
+		return true;
+
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&mirror->mutex);
 	else if (!mutex_trylock(&mirror->mutex))
@@ -626,6 +634,93 @@ out_free:
 	return ret;
 }
 
+static void vhmm_pages_release(struct page **pages, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		if (pages[i]) {
+			unlock_page(pages[i]);
+			put_page(pages[i]);
+		}
+	}
+}
+
+/*
+ * One chunk: take the pages exclusive and map them with PTE_ATOMIC, under
+ * the notifier sequence protocol. make_device_exclusive_range() requires
+ * it: an exclusive entry can be zapped (MADV_DONTNEED) without the page
+ * lock, so holding the pages locked is not enough. The mmap lock stays
+ * held until the pages are unlocked: fork() (mmap lock for writing) fails
+ * with ENOMEM when it meets a locked exclusive page.
+ */
+static int vhmm_mirror_exclusive_chunk(struct vhmm_mirror *mirror,
+				       unsigned long addr, unsigned long next,
+				       struct page **pages, u64 *ptes)
+{
+	struct mm_struct *mm = mirror->notifier.mm;
+	unsigned long timeout =
+		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	long npages = (next - addr) >> PAGE_SHIFT, got, i;
+	bool again = false;
+	unsigned long seq;
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		seq = mmu_interval_read_begin(&mirror->notifier);
+		mmap_read_lock(mm);
+		if (again) {
+			/*
+			 * The last round left the entries exclusive: taking
+			 * them again would restore them first, an invalidation
+			 * (owner NULL) after the sequence was read, and fail
+			 * the check forever. Restore them, read it again.
+			 */
+			got = get_user_pages_remote(mm, addr, npages, FOLL_WRITE,
+						    pages, NULL, NULL);
+			for (i = 0; i < got; i++)
+				put_page(pages[i]);
+			mmap_read_unlock(mm);
+			seq = mmu_interval_read_begin(&mirror->notifier);
+			mmap_read_lock(mm);
+		}
+		again = true;
+		got = make_device_exclusive_range(mm, addr, next, pages, mirror);
+		if (got < 0) {
+			mmap_read_unlock(mm);
+			return got;
+		}
+		ret = got == npages ? 0 : -EBUSY;
+		for (i = 0; i < got && !ret; i++) {
+			if (!pages[i]) {
+				ret = -EBUSY;
+				break;
+			}
+			ptes[i] = vhmm_page_pte(mirror->vd, pages[i]) |
+				  VIRTIO_HMM_PTE_VALID | VIRTIO_HMM_PTE_READ |
+				  VIRTIO_HMM_PTE_WRITE | VIRTIO_HMM_PTE_ATOMIC;
+		}
+		if (ret) {
+			vhmm_pages_release(pages, got);
+			mmap_read_unlock(mm);
+			return ret;
+		}
+		mutex_lock(&mirror->mutex);
+		if (!mmu_interval_read_retry(&mirror->notifier, seq))
+			break;
+		mutex_unlock(&mirror->mutex);
+		vhmm_pages_release(pages, got);
+		mmap_read_unlock(mm);
+	}
+	ret = vhmm_mirror_map(mirror, addr, ptes, npages);
+	mutex_unlock(&mirror->mutex);
+	vhmm_pages_release(pages, got);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /**
  * vhmm_mirror_exclusive() - give the device atomic access to system pages
  * @mirror: the address space
@@ -633,13 +728,17 @@ out_free:
  * @end: page-aligned end
  *
  * Takes the pages exclusive for the device with make_device_exclusive_range()
- * and maps them with PTE_ATOMIC while they are still locked, so that a CPU
- * access (which must lock the page to restore it) is ordered after the MAP
- * and its invalidation removes the permission again.
+ * (owner: the mirror, whose notifier ignores its own MMU_NOTIFY_EXCLUSIVE)
+ * and maps them with PTE_ATOMIC if the notifier sequence taken before is
+ * still current under @mirror->mutex, as nouveau_svm.c does; the pages are
+ * still locked then, so a CPU access (which must lock the page to restore
+ * it) is ordered after the MAP, and its invalidation removes the
+ * permission again.
  *
- * Context: process context; takes the mmap lock and @mirror->mutex.
- * Return: 0, -EBUSY when not every page could be made exclusive, or another
- * negative errno.
+ * Context: process context; takes the mmap lock, page locks, then
+ * @mirror->mutex; must hold none of them.
+ * Return: 0, -EBUSY when not every page could be made exclusive (or the
+ * range kept changing), or another negative errno.
  */
 int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
 			  unsigned long end)
@@ -660,42 +759,11 @@ int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
 		ret = -EINVAL;
 		goto out_free;
 	}
-	mmap_read_lock(mm);
 	for (addr = start; addr < end && !ret; addr = next) {
-		long npages, i, got;
-
 		next = min(end, addr + (VHMM_EXCL_CHUNK << PAGE_SHIFT));
-		npages = (next - addr) >> PAGE_SHIFT;
-		got = make_device_exclusive_range(mm, addr, next, pages,
-						  mirror->vd);
-		if (got < 0) {
-			ret = got;
-			break;
-		}
-		if (got != npages)
-			ret = -EBUSY;
-		for (i = 0; i < got && !ret; i++) {
-			if (!pages[i]) {
-				ret = -EBUSY;
-				break;
-			}
-			ptes[i] = vhmm_page_pte(mirror->vd, pages[i]) |
-				  VIRTIO_HMM_PTE_VALID | VIRTIO_HMM_PTE_READ |
-				  VIRTIO_HMM_PTE_WRITE | VIRTIO_HMM_PTE_ATOMIC;
-		}
-		if (!ret) {
-			mutex_lock(&mirror->mutex);
-			ret = vhmm_mirror_map(mirror, addr, ptes, npages);
-			mutex_unlock(&mirror->mutex);
-		}
-		for (i = 0; i < got; i++) {
-			if (pages[i]) {
-				unlock_page(pages[i]);
-				put_page(pages[i]);
-			}
-		}
+		ret = vhmm_mirror_exclusive_chunk(mirror, addr, next, pages,
+						  ptes);
 	}
-	mmap_read_unlock(mm);
 	mmput(mm);
 out_free:
 	kfree(ptes);

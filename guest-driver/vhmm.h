@@ -228,7 +228,8 @@ struct vhmm_device {
  * @migrate_lock: serializes vhmm_migrate_to_dev() on this mirror
  *
  * The mirror pointer is the pgmap_owner of this mirror's migrations to the
- * device (MIGRATE_VMA_SELECT_SYSTEM): the notifier tells its own events
+ * device (MIGRATE_VMA_SELECT_SYSTEM) and the owner of its
+ * make_device_exclusive_range() calls: the notifier tells its own events
  * from every other one, those of other mirrors of the same device and of
  * migrate_to_ram() (owner vd) included.
  */
