@@ -452,6 +452,8 @@ static int vhmm_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "copy_retries: %lld\n", atomic64_read(&s->copy_retries));
 	seq_printf(m, "job_replays: %lld\n", atomic64_read(&s->job_replays));
 	seq_printf(m, "devmem_full: %lld\n", atomic64_read(&s->devmem_full));
+	seq_printf(m, "page_table_full: %lld\n",
+		   atomic64_read(&s->page_table_full));
 	seq_printf(m, "fences: %lld\n", atomic64_read(&s->fences));
 	seq_printf(m, "devmem_pages: %lu\n", vd->dm_nr_pages);
 	seq_printf(m, "devmem_used: %lu\n", vd->dm_nr_pages - nr_free);
@@ -593,6 +595,8 @@ static int vhmm_probe(struct virtio_device *vdev)
 	vdev->priv = vd;
 	init_rwsem(&vd->io_lock);
 	init_rwsem(&vd->migrate_sem);
+	mutex_init(&vd->mirrors_lock);
+	INIT_LIST_HEAD(&vd->mirrors);
 	ida_init(&vd->asids);
 	xa_init_flags(&vd->jobs, XA_FLAGS_ALLOC1);
 	spin_lock_init(&vd->dm_lock);

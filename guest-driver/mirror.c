@@ -104,6 +104,84 @@ static void vhmm_req_settle(struct vhmm_req *req)
 		cpu_relax();
 }
 
+/* One MAP request of at most min(max_map_pages, VHMM_MAP_BATCH) entries. */
+static int vhmm_mirror_map_batch(struct vhmm_mirror *mirror, unsigned long va,
+				 const u64 *ptes, unsigned long n)
+{
+	struct vhmm_device *vd = mirror->vd;
+	size_t out = sizeof(struct virtio_hmm_req_map) + n * 8;
+	struct virtio_hmm_req_map *map;
+	struct vhmm_req *req = mirror->map_req;
+	__le64 *pte;
+	unsigned long i;
+	int ret;
+
+	if (refcount_read(&req->ref) != 1) {
+		/* the device kept the last one (timeout) */
+		req = vhmm_req_alloc(sizeof(*map) + VHMM_MAP_BATCH * 8 +
+				     sizeof(struct virtio_hmm_tail),
+				     GFP_NOWAIT | __GFP_NOWARN);
+		if (!req)
+			return -ENOMEM;
+		vhmm_req_put(mirror->map_req);
+		mirror->map_req = req;
+	}
+	reinit_completion(&req->done);
+	map = vhmm_req_data(req);
+	memset(map, 0, sizeof(*map));
+	map->head.type = cpu_to_le16(VIRTIO_HMM_T_MAP);
+	map->head.asid = cpu_to_le32(mirror->asid);
+	map->va = cpu_to_le64(va);
+	map->nr_pages = cpu_to_le32(n);
+	pte = (__le64 *)(map + 1);
+	for (i = 0; i < n; i++)
+		pte[i] = cpu_to_le64(ptes[i]);
+	ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
+	if (completion_done(&req->done))
+		vhmm_req_settle(req);
+	return ret;
+}
+
+/*
+ * UNMAP everything @mirror ever mapped outside [keep_start, keep_end): the
+ * translations are a cache of the CPU page tables (and of where migrated
+ * pages are) that device faults rebuild.
+ */
+static void vhmm_mirror_give_back(struct vhmm_mirror *mirror,
+				  unsigned long keep_start,
+				  unsigned long keep_end)
+{
+	unsigned long lo = mirror->lo, hi = mirror->hi;
+
+	lockdep_assert_held(&mirror->mutex);
+	if (lo < min(hi, keep_start))
+		vhmm_mirror_unmap(mirror, lo, min(hi, keep_start), 0);
+	if (max(lo, keep_end) < hi)
+		vhmm_mirror_unmap(mirror, max(lo, keep_end), hi, 0);
+}
+
+/* The same for every other mirror of the device whose mutex is free. */
+static bool vhmm_mirror_give_back_others(struct vhmm_mirror *mirror)
+{
+	struct vhmm_device *vd = mirror->vd;
+	struct vhmm_mirror *other;
+	bool any = false;
+
+	mutex_lock(&vd->mirrors_lock);
+	list_for_each_entry(other, &vd->mirrors, node) {
+		/* trylock: mirror mutexes have no order among themselves */
+		if (other == mirror || !mutex_trylock(&other->mutex))
+			continue;
+		if (other->lo < other->hi) {
+			vhmm_mirror_give_back(other, 0, 0);
+			any = true;
+		}
+		mutex_unlock(&other->mutex);
+	}
+	mutex_unlock(&vd->mirrors_lock);
+	return any;
+}
+
 /**
  * vhmm_mirror_map() - set device page table entries
  * @mirror: the address space
@@ -115,8 +193,17 @@ static void vhmm_req_settle(struct vhmm_req *req)
  * a MAP that fails part way, or that the device applies after its request
  * timed out, are inside them and will be invalidated.
  *
- * Context: process context; caller holds @mirror->mutex.
- * Return: 0 or a negative errno.
+ * A MAP the device refuses for want of page tables (VIRTIO_HMM_S_NOSPC,
+ * max_page_tables) changed nothing: the driver gives back the other
+ * translations of this mirror and tries again, then those of the other
+ * mirrors of the device (docs/virtio-hmm.md section 14); device faults
+ * rebuild what was given back.
+ *
+ * Context: process context; caller holds @mirror->mutex; takes
+ * vd->mirrors_lock and trylocks other mirrors' mutexes when short of
+ * page tables.
+ * Return: 0, -ENOMEM when the device has no page tables for the entries
+ * even after everything else was given back, or another negative errno.
  */
 int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 		    const u64 *ptes, unsigned long npages)
@@ -132,38 +219,24 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 		unsigned long n = min3(npages - done,
 				       (unsigned long)vd->max_map_pages,
 				       (unsigned long)VHMM_MAP_BATCH);
-		size_t out = sizeof(struct virtio_hmm_req_map) + n * 8;
-		struct virtio_hmm_req_map *map;
-		struct vhmm_req *req = mirror->map_req;
-		__le64 *pte;
-		unsigned long i;
+		unsigned long bva = va + (done << PAGE_SHIFT);
+		unsigned long bend = bva + (n << PAGE_SHIFT);
 
-		if (refcount_read(&req->ref) != 1) {
-			/* the device kept the last one (timeout) */
-			req = vhmm_req_alloc(sizeof(*map) + VHMM_MAP_BATCH * 8 +
-					     sizeof(struct virtio_hmm_tail),
-					     GFP_NOWAIT | __GFP_NOWARN);
-			if (!req)
-				return -ENOMEM;
-			vhmm_req_put(mirror->map_req);
-			mirror->map_req = req;
+		ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
+		if (ret == -ENOSPC) {
+			atomic64_inc(&vd->stats.page_table_full);
+			vhmm_mirror_give_back(mirror, bva, bend);
+			ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
 		}
-		reinit_completion(&req->done);
-		map = vhmm_req_data(req);
-		memset(map, 0, sizeof(*map));
-		map->head.type = cpu_to_le16(VIRTIO_HMM_T_MAP);
-		map->head.asid = cpu_to_le32(mirror->asid);
-		map->va = cpu_to_le64(va + (done << PAGE_SHIFT));
-		map->nr_pages = cpu_to_le32(n);
-		pte = (__le64 *)(map + 1);
-		for (i = 0; i < n; i++)
-			pte[i] = cpu_to_le64(ptes[done + i]);
-		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
-		if (completion_done(&req->done))
-			vhmm_req_settle(req);
+		if (ret == -ENOSPC && vhmm_mirror_give_back_others(mirror))
+			ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
+		if (ret == -ENOSPC)
+			ret = -ENOMEM;
 		if (ret) {
-			dev_err(&vd->dev, "asid %u: MAP %#lx+%lu: %d\n",
-				mirror->asid, va, n, ret);
+			if (ret != -ENODEV)
+				dev_err_ratelimited(&vd->dev,
+						    "asid %u: MAP %#lx+%lu: %d\n",
+						    mirror->asid, bva, n, ret);
 			return ret;
 		}
 		done += n;
@@ -455,6 +528,9 @@ struct vhmm_mirror *vhmm_mirror_create(struct vhmm_device *vd)
 					   &vhmm_mirror_ops);
 	if (ret)
 		goto err_destroy_as;
+	mutex_lock(&vd->mirrors_lock);
+	list_add_tail(&mirror->node, &vd->mirrors);
+	mutex_unlock(&vd->mirrors_lock);
 	return mirror;
 
 err_destroy_as:
@@ -488,6 +564,9 @@ void vhmm_mirror_destroy(struct vhmm_mirror *mirror)
 	 * all left vd->jobs before the file could be released. After remove
 	 * the work is idle and this returns at once.
 	 */
+	mutex_lock(&vd->mirrors_lock);
+	list_del(&mirror->node);
+	mutex_unlock(&vd->mirrors_lock);
 	flush_work(&vd->fault_work);
 	/*
 	 * DESTROY_AS before the notifier goes: a job whose wait timed out may

@@ -91,6 +91,8 @@ struct vhmm_req {
  *	record or completion came for VHMM_JOB_POLL (a lost record)
  * @devmem_full: migrations to the device that stopped because the device
  *	reported its memory exhausted (the pages stay in system memory)
+ * @page_table_full: MAP requests the device refused for want of page
+ *	tables (max_page_tables); the driver gave translations back
  * @fences: times the device was reset for good because it did not
  *	acknowledge an invalidation (or by remove)
  */
@@ -105,6 +107,7 @@ struct vhmm_stats {
 	atomic64_t copy_retries;
 	atomic64_t job_replays;
 	atomic64_t devmem_full;
+	atomic64_t page_table_full;
 	atomic64_t fences;
 };
 
@@ -133,6 +136,9 @@ struct vhmm_stats {
  * @jobs: jobs in flight by tag (has its own lock)
  * @next_tag: where the cyclic tag allocation of @jobs goes on, so that a
  *	stale fault record names no recent job (under the xa_lock of @jobs)
+ * @mirrors_lock: protects @mirrors
+ * @mirrors: every mirror of this device (vhmm_mirror.node), where a MAP
+ *	short of page tables looks for translations to give back
  * @migrate_sem: held for reading by migrations to the device; remove takes
  *	it for writing to wait for them before it evicts device memory
  * @fault_bufs: VHMM_FAULT_BUFS fault records posted on @faultq
@@ -179,6 +185,8 @@ struct vhmm_device {
 	struct ida asids;
 	struct xarray jobs;
 	u32 next_tag;
+	struct mutex mirrors_lock;	/* @mirrors */
+	struct list_head mirrors;
 	struct rw_semaphore migrate_sem;
 
 	struct virtio_hmm_fault *fault_bufs;
@@ -207,6 +215,7 @@ struct vhmm_device {
  *	the opener's mm
  * @vd: the device (a reference is held)
  * @notifier: interval notifier over the whole mm
+ * @node: in vd->mirrors
  * @asid: the device address space id
  * @mutex: protects the device page table of @asid (MAP/UNMAP ordering
  *	against the notifier sequence), @gen, @lo, @hi, @mig_start, @mig_end,
@@ -236,6 +245,7 @@ struct vhmm_device {
 struct vhmm_mirror {
 	struct vhmm_device *vd;
 	struct mmu_interval_notifier notifier;
+	struct list_head node;
 	u32 asid;
 	struct mutex mutex;		/* device page table of @asid */
 	unsigned long gen;
