@@ -12,6 +12,28 @@
  * an unbound device stays allocated (but dead) until the last close. The
  * virtio device (vd->vdev) is gone after remove: code that can run after
  * it (file operations, the mmu notifier) logs through vd->dev instead.
+ *
+ * Lock order (outermost first), as the code takes them:
+ *
+ *   mirror->migrate_lock          vhmm_migrate_to_dev()
+ *     vd->migrate_sem (read)      vhmm_migrate_to_dev(); remove writes it
+ *       mmap_lock                 migrations, faults, exclusive access
+ *         page lock               migrate_vma_setup() .. finalize(),
+ *                                 make_device_exclusive_range() pages
+ *           mirror->mutex         the notifier (under any mm lock and
+ *                                 reclaim), MAP and UNMAP
+ *             vd->mirrors_lock    vhmm_mirror_map() looking for page
+ *                                 tables to give back (other mirrors'
+ *                                 mutexes only trylocked under it)
+ *               vd->io_lock       submission (read); vhmm_device_fence()
+ *                                 marking the device dead (write)
+ *                 vhmm_vq.lock    the virtqueue, irqs off
+ *
+ * Leaves, never held while taking another lock: vd->dm_lock, the xa_lock
+ * of vd->jobs. mirror->mutex is taken inside reclaim (the notifier runs
+ * from try_to_unmap()), so nothing allocates with reclaim while holding it:
+ * MAP and UNMAP use the mirror's preallocated requests. vhmm_fault_work()
+ * and the ioctls hold no lock of the driver when they call in here.
  */
 #ifndef _VHMM_H
 #define _VHMM_H
