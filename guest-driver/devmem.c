@@ -349,72 +349,6 @@ out_free:
 	return ret;
 }
 
-/*
- * The invalidation of our own migration left the device page table alone:
- * remove the translations of the pages it collected (runs of them) before
- * their contents are copied, keep the others.
- */
-static void vhmm_devmem_unmap_collected(struct vhmm_mirror *mirror,
-					struct migrate_vma *args)
-{
-	unsigned long i, run_start = 0;
-	bool in_run = false;
-
-	lockdep_assert_held(&mirror->mutex);
-	for (i = 0; i <= args->npages; i++) {
-		bool collected = i < args->npages &&
-				 (args->src[i] & MIGRATE_PFN_MIGRATE);
-
-		if (collected && !in_run) {
-			run_start = i;
-			in_run = true;
-		} else if (!collected && in_run) {
-			unsigned long s = args->start + (run_start << PAGE_SHIFT);
-			unsigned long e = args->start + (i << PAGE_SHIFT);
-
-			in_run = false;
-			if (s < mirror->hi && e > mirror->lo)
-				vhmm_mirror_unmap(mirror, s, e, 0);
-		}
-	}
-}
-
-/* Map the pages that migrated, in runs of consecutive pages. */
-static void vhmm_devmem_map_migrated(struct vhmm_mirror *mirror,
-				     struct migrate_vma *args, u64 *ptes)
-{
-	struct vhmm_device *vd = mirror->vd;
-	unsigned long i, run = 0, run_start = 0;
-
-	lockdep_assert_held(&mirror->mutex);
-	for (i = 0; i <= args->npages; i++) {
-		struct page *dpage = i < args->npages ?
-				     migrate_pfn_to_page(args->dst[i]) : NULL;
-
-		if (dpage && (args->src[i] & MIGRATE_PFN_MIGRATE)) {
-			u64 pte = vhmm_devmem_offset(vd, dpage) |
-				  VIRTIO_HMM_PTE_DEVMEM | VIRTIO_HMM_PTE_VALID |
-				  VIRTIO_HMM_PTE_READ;
-
-			if (args->dst[i] & MIGRATE_PFN_WRITE) {
-				pte |= VIRTIO_HMM_PTE_WRITE;
-				/* the CPU cannot reach private pages */
-				if (vd->atomics && !vd->coherent)
-					pte |= VIRTIO_HMM_PTE_ATOMIC;
-			}
-			if (!run)
-				run_start = i;
-			ptes[run++] = pte;
-			continue;
-		}
-		if (run && vhmm_mirror_map(mirror, args->start +
-					   (run_start << PAGE_SHIFT),
-					   ptes, run))
-			break;
-		run = 0;
-	}
-}
-
 /**
  * vhmm_migrate_to_dev() - migrate a range of the mirror's mm to the device
  * @mirror: the mirror (its mm is the one migrated)
@@ -423,8 +357,8 @@ static void vhmm_devmem_map_migrated(struct vhmm_mirror *mirror,
  * @short_of_memory: set when device memory ran out (the rest stays in
  *	system memory)
  *
- * Context: process context; takes @vd->migrate_sem for reading, the mmap
- * lock and @mirror->mutex.
+ * Context: process context; takes @mirror->migrate_lock, @vd->migrate_sem
+ * for reading, the mmap lock and (through the mirror API) @mirror->mutex.
  * Return: 0, -EINVAL when part of the range is not a readable mapping, or
  * the error of the copy engine (-EIO, -ENODEV, ...); pages that did not
  * migrate keep their data in system memory.
@@ -473,21 +407,17 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		args.dst = dst;
 		args.start = addr;
 		args.end = next;
-		args.pgmap_owner = vd;
+		/*
+		 * The per-migration cookie: the notifier skips only this
+		 * migration's own invalidation (mirror.c), never that of
+		 * migrate_to_ram(), vhmm_migrate_to_sys() or another mirror.
+		 */
+		args.pgmap_owner = mirror;
 		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
 
-		mutex_lock(&mirror->mutex);
-		gen = mirror->gen;
-		mirror->mig_start = addr;
-		mirror->mig_end = next;
-		mutex_unlock(&mirror->mutex);
+		gen = vhmm_mirror_migrate_begin(mirror, addr, next);
 		ret = migrate_vma_setup(&args);
-		mutex_lock(&mirror->mutex);
-		if (!ret)
-			vhmm_devmem_unmap_collected(mirror, &args);
-		mirror->mig_start = 0;
-		mirror->mig_end = 0;
-		mutex_unlock(&mirror->mutex);
+		vhmm_mirror_migrate_collected(mirror, ret ? NULL : &args);
 		if (ret)
 			break;
 		copied = vhmm_devmem_copy_to_dev(mirror, &args,
@@ -500,10 +430,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		atomic64_add(moved, &vd->stats.pages_to_dev);
 		trace_vhmm_migrate_to_dev(vd->index, mirror->asid, addr, next,
 					  moved);
-		mutex_lock(&mirror->mutex);
-		if (mirror->gen == gen)
-			vhmm_devmem_map_migrated(mirror, &args, ptes);
-		mutex_unlock(&mirror->mutex);
+		vhmm_mirror_migrate_map(mirror, gen, &args, ptes);
 		migrate_vma_finalize(&args);
 		/*
 		 * A failed copy migrated nothing of this batch: the data is

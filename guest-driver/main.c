@@ -19,8 +19,10 @@
  * the device still holds after it reset the device.
  *
  * io_lock orders submission against removal: submitters hold it for
- * reading while they add buffers, remove takes it for writing to mark the
- * device dead. Nothing waits for the device while holding it.
+ * reading while they add buffers, vhmm_device_fence() (remove, or an
+ * invalidation the device did not acknowledge) takes it for writing to
+ * mark the device dead, then resets it. Nothing waits for the device
+ * while holding it.
  *
  * Remove mirrors probe: the char device goes first (no new opens), then
  * device memory is migrated back to system memory while the device still
@@ -341,6 +343,75 @@ static void vhmm_vq_reclaim(struct vhmm_vq *q)
 	}
 }
 
+/**
+ * vhmm_device_fence() - reset the device for good
+ * @vd: the device
+ *
+ * Marks the device dead (under @vd->io_lock held for writing: no request
+ * is added after that), resets it, then gives back every request and job
+ * the device still held (they complete with VHMM_S_NOT_DONE, their
+ * submitters see -ENODEV), and completes @vd->fence_done. From then on the
+ * device no longer accesses memory through any translation
+ * (docs/virtio-hmm.md section 10): a submitter that needs that guarantee
+ * and finds the device dead waits for @vd->fence_done. Remove calls this;
+ * so does an invalidation that the device did not acknowledge in time
+ * (through vhmm_device_fence_wait()): a stuck device costs the device,
+ * never memory safety. The contents of device memory stay where they are.
+ *
+ * Context: process context, may sleep; takes @vd->io_lock, the virtqueue
+ * locks and, in the transport's reset (no lock of ours held), the PCI MSI
+ * descriptor lock, under which memory is allocated: never call it with a
+ * mirror's mutex held or from reclaim (the notifier), use
+ * vhmm_device_fence_wait() there. Idempotent: a second caller waits for
+ * the first.
+ */
+void vhmm_device_fence(struct vhmm_device *vd)
+{
+	bool first;
+
+	down_write(&vd->io_lock);
+	first = !vd->dead;
+	vd->dead = true;
+	up_write(&vd->io_lock);
+	if (!first) {
+		wait_for_completion(&vd->fence_done);
+		return;
+	}
+	virtio_reset_device(vd->vdev);
+	atomic64_inc(&vd->stats.fences);
+	spin_lock_irq(&vd->reqq.lock);
+	vhmm_vq_reclaim(&vd->reqq);
+	spin_unlock_irq(&vd->reqq.lock);
+	spin_lock_irq(&vd->jobq.lock);
+	vhmm_vq_reclaim(&vd->jobq);
+	spin_unlock_irq(&vd->jobq.lock);
+	complete_all(&vd->fence_done);
+}
+
+static void vhmm_fence_work(struct work_struct *work)
+{
+	vhmm_device_fence(container_of(work, struct vhmm_device, fence_work));
+}
+
+/**
+ * vhmm_device_fence_wait() - vhmm_device_fence() from the notifier
+ * @vd: the device
+ *
+ * The reset runs on @vd->fence_wq (WQ_MEM_RECLAIM, so it runs under
+ * memory pressure too), outside the caller's locks and reclaim context;
+ * this waits until it is done. What remains: a task that holds the PCI
+ * MSI descriptor lock and enters reclaim into our notifier while the
+ * device is stuck would wait for a reset that needs that lock. It needs a
+ * stuck device and an MSI (de)allocation at once.
+ *
+ * Context: process context, may sleep; any lock of the driver may be held.
+ */
+void vhmm_device_fence_wait(struct vhmm_device *vd)
+{
+	queue_work(vd->fence_wq, &vd->fence_work);
+	wait_for_completion(&vd->fence_done);
+}
+
 static void vhmm_vq_init(struct vhmm_vq *q, struct virtqueue *vq)
 {
 	q->vq = vq;
@@ -399,6 +470,9 @@ static int vhmm_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "copy_retries: %lld\n", atomic64_read(&s->copy_retries));
 	seq_printf(m, "job_replays: %lld\n", atomic64_read(&s->job_replays));
 	seq_printf(m, "devmem_full: %lld\n", atomic64_read(&s->devmem_full));
+	seq_printf(m, "page_table_full: %lld\n",
+		   atomic64_read(&s->page_table_full));
+	seq_printf(m, "fences: %lld\n", atomic64_read(&s->fences));
 	seq_printf(m, "devmem_pages: %lu\n", vd->dm_nr_pages);
 	seq_printf(m, "devmem_used: %lu\n", vd->dm_nr_pages - nr_free);
 	return 0;
@@ -468,9 +542,15 @@ static void vhmm_dev_release(struct device *dev)
 {
 	struct vhmm_device *vd = container_of(dev, struct vhmm_device, dev);
 
-	/* here, not in remove: a file's release flushes the fault work */
+	/*
+	 * here, not in remove: a file's release flushes the fault work, and
+	 * its notifier may still queue the fence work (which then finds the
+	 * device dead)
+	 */
 	if (vd->fault_wq)
 		destroy_workqueue(vd->fault_wq);
+	if (vd->fence_wq)
+		destroy_workqueue(vd->fence_wq);
 	ida_destroy(&vd->asids);
 	kfree(vd->fault_bufs);
 	kfree(vd);
@@ -533,10 +613,14 @@ static int vhmm_probe(struct virtio_device *vdev)
 	vdev->priv = vd;
 	init_rwsem(&vd->io_lock);
 	init_rwsem(&vd->migrate_sem);
+	mutex_init(&vd->mirrors_lock);
+	INIT_LIST_HEAD(&vd->mirrors);
 	ida_init(&vd->asids);
 	xa_init_flags(&vd->jobs, XA_FLAGS_ALLOC1);
 	spin_lock_init(&vd->dm_lock);
 	INIT_WORK(&vd->fault_work, vhmm_fault_work);
+	INIT_WORK(&vd->fence_work, vhmm_fence_work);
+	init_completion(&vd->fence_done);
 	device_initialize(&vd->dev);
 	vd->dev.release = vhmm_dev_release;
 	vd->dev.class = vhmm_class;
@@ -570,6 +654,12 @@ static int vhmm_probe(struct virtio_device *vdev)
 	if (!vd->fault_wq) {
 		ret = -ENOMEM;
 		goto err_free_index;
+	}
+	vd->fence_wq = alloc_workqueue("virtio_hmm%d_fence", WQ_MEM_RECLAIM,
+				       1, vd->index);
+	if (!vd->fence_wq) {
+		ret = -ENOMEM;
+		goto err_destroy_wq;
 	}
 	ret = vhmm_init_vqs(vd);
 	if (ret)
@@ -608,6 +698,9 @@ err_reset:
 err_del_vqs:
 	vdev->config->del_vqs(vdev);
 err_destroy_wq:
+	if (vd->fence_wq)
+		destroy_workqueue(vd->fence_wq);
+	vd->fence_wq = NULL;
 	destroy_workqueue(vd->fault_wq);
 	vd->fault_wq = NULL;
 err_free_index:
@@ -628,18 +721,9 @@ static void vhmm_remove(struct virtio_device *vdev)
 	/* Bring device memory home while the copy engine still works. */
 	vhmm_devmem_evict_all(vd);
 
-	down_write(&vd->io_lock);
-	vd->dead = true;
-	up_write(&vd->io_lock);
-
-	/* fail what the device still holds, then stop fault handling */
-	virtio_reset_device(vdev);
-	spin_lock_irq(&vd->reqq.lock);
-	vhmm_vq_reclaim(&vd->reqq);
-	spin_unlock_irq(&vd->reqq.lock);
-	spin_lock_irq(&vd->jobq.lock);
-	vhmm_vq_reclaim(&vd->jobq);
-	spin_unlock_irq(&vd->jobq.lock);
+	/* dead, reset, fail what the device still holds (unless fenced) */
+	vhmm_device_fence(vd);
+	/* then stop fault handling */
 	cancel_work_sync(&vd->fault_work);
 	while (virtqueue_detach_unused_buf(vd->faultq.vq))
 		;

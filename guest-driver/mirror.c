@@ -36,12 +36,18 @@
 #include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include "vhmm.h"
 #include "vhmm_trace.h"
+
+static unsigned int fence_timeout_ms = 10000;
+module_param(fence_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(fence_timeout_ms,
+		 "ms an UNMAP or DESTROY_AS may take before the driver resets the device (default 10000)");
 
 #define VHMM_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define VHMM_EXCL_CHUNK		64	/* pages per make_device_exclusive_range() */
@@ -86,6 +92,96 @@ static u64 vhmm_hmm_pfn_pte(struct vhmm_device *vd, unsigned long hpfn)
 	return pte;
 }
 
+/*
+ * The device completed @req (or remove or a fence took it back). Its
+ * reference goes right after the completion, in the same irqs-off section
+ * of vhmm_vq_done() or vhmm_vq_reclaim(): wait for that, so that a
+ * preallocated request can be reused at once instead of being replaced.
+ */
+static void vhmm_req_settle(struct vhmm_req *req)
+{
+	while (refcount_read(&req->ref) > 1)
+		cpu_relax();
+}
+
+/* One MAP request of at most min(max_map_pages, VHMM_MAP_BATCH) entries. */
+static int vhmm_mirror_map_batch(struct vhmm_mirror *mirror, unsigned long va,
+				 const u64 *ptes, unsigned long n)
+{
+	struct vhmm_device *vd = mirror->vd;
+	size_t out = sizeof(struct virtio_hmm_req_map) + n * 8;
+	struct virtio_hmm_req_map *map;
+	struct vhmm_req *req = mirror->map_req;
+	__le64 *pte;
+	unsigned long i;
+	int ret;
+
+	if (refcount_read(&req->ref) != 1) {
+		/* the device kept the last one (timeout) */
+		req = vhmm_req_alloc(sizeof(*map) + VHMM_MAP_BATCH * 8 +
+				     sizeof(struct virtio_hmm_tail),
+				     GFP_NOWAIT | __GFP_NOWARN);
+		if (!req)
+			return -ENOMEM;
+		vhmm_req_put(mirror->map_req);
+		mirror->map_req = req;
+	}
+	reinit_completion(&req->done);
+	map = vhmm_req_data(req);
+	memset(map, 0, sizeof(*map));
+	map->head.type = cpu_to_le16(VIRTIO_HMM_T_MAP);
+	map->head.asid = cpu_to_le32(mirror->asid);
+	map->va = cpu_to_le64(va);
+	map->nr_pages = cpu_to_le32(n);
+	pte = (__le64 *)(map + 1);
+	for (i = 0; i < n; i++)
+		pte[i] = cpu_to_le64(ptes[i]);
+	ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
+	if (completion_done(&req->done))
+		vhmm_req_settle(req);
+	return ret;
+}
+
+/*
+ * UNMAP everything @mirror ever mapped outside [keep_start, keep_end): the
+ * translations are a cache of the CPU page tables (and of where migrated
+ * pages are) that device faults rebuild.
+ */
+static void vhmm_mirror_give_back(struct vhmm_mirror *mirror,
+				  unsigned long keep_start,
+				  unsigned long keep_end)
+{
+	unsigned long lo = mirror->lo, hi = mirror->hi;
+
+	lockdep_assert_held(&mirror->mutex);
+	if (lo < min(hi, keep_start))
+		vhmm_mirror_unmap(mirror, lo, min(hi, keep_start), 0);
+	if (max(lo, keep_end) < hi)
+		vhmm_mirror_unmap(mirror, max(lo, keep_end), hi, 0);
+}
+
+/* The same for every other mirror of the device whose mutex is free. */
+static bool vhmm_mirror_give_back_others(struct vhmm_mirror *mirror)
+{
+	struct vhmm_device *vd = mirror->vd;
+	struct vhmm_mirror *other;
+	bool any = false;
+
+	mutex_lock(&vd->mirrors_lock);
+	list_for_each_entry(other, &vd->mirrors, node) {
+		/* trylock: mirror mutexes have no order among themselves */
+		if (other == mirror || !mutex_trylock(&other->mutex))
+			continue;
+		if (other->lo < other->hi) {
+			vhmm_mirror_give_back(other, 0, 0);
+			any = true;
+		}
+		mutex_unlock(&other->mutex);
+	}
+	mutex_unlock(&vd->mirrors_lock);
+	return any;
+}
+
 /**
  * vhmm_mirror_map() - set device page table entries
  * @mirror: the address space
@@ -93,8 +189,21 @@ static u64 vhmm_hmm_pfn_pte(struct vhmm_device *vd, unsigned long hpfn)
  * @ptes: @npages entries (VIRTIO_HMM_PTE_*, CPU byte order)
  * @npages: number of entries
  *
- * Context: process context; caller holds @mirror->mutex.
- * Return: 0 or a negative errno.
+ * The invalidation bounds are widened before the first request: entries of
+ * a MAP that fails part way, or that the device applies after its request
+ * timed out, are inside them and will be invalidated.
+ *
+ * A MAP the device refuses for want of page tables (VIRTIO_HMM_S_NOSPC,
+ * max_page_tables) changed nothing: the driver gives back the other
+ * translations of this mirror and tries again, then those of the other
+ * mirrors of the device (docs/virtio-hmm.md section 14); device faults
+ * rebuild what was given back.
+ *
+ * Context: process context; caller holds @mirror->mutex; takes
+ * vd->mirrors_lock and trylocks other mirrors' mutexes when short of
+ * page tables.
+ * Return: 0, -ENOMEM when the device has no page tables for the entries
+ * even after everything else was given back, or another negative errno.
  */
 int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 		    const u64 *ptes, unsigned long npages)
@@ -104,46 +213,34 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 	int ret = 0;
 
 	lockdep_assert_held(&mirror->mutex);
+	mirror->lo = min(mirror->lo, va);
+	mirror->hi = max(mirror->hi, va + (npages << PAGE_SHIFT));
 	while (done < npages) {
 		unsigned long n = min3(npages - done,
 				       (unsigned long)vd->max_map_pages,
 				       (unsigned long)VHMM_MAP_BATCH);
-		size_t out = sizeof(struct virtio_hmm_req_map) + n * 8;
-		struct virtio_hmm_req_map *map;
-		struct vhmm_req *req = mirror->map_req;
-		__le64 *pte;
-		unsigned long i;
+		unsigned long bva = va + (done << PAGE_SHIFT);
+		unsigned long bend = bva + (n << PAGE_SHIFT);
 
-		if (refcount_read(&req->ref) != 1) {
-			/* the device kept the last one (timeout) */
-			req = vhmm_req_alloc(sizeof(*map) + VHMM_MAP_BATCH * 8 +
-					     sizeof(struct virtio_hmm_tail),
-					     GFP_NOWAIT | __GFP_NOWARN);
-			if (!req)
-				return -ENOMEM;
-			vhmm_req_put(mirror->map_req);
-			mirror->map_req = req;
+		ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
+		if (ret == -ENOSPC) {
+			atomic64_inc(&vd->stats.page_table_full);
+			vhmm_mirror_give_back(mirror, bva, bend);
+			ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
 		}
-		reinit_completion(&req->done);
-		map = vhmm_req_data(req);
-		memset(map, 0, sizeof(*map));
-		map->head.type = cpu_to_le16(VIRTIO_HMM_T_MAP);
-		map->head.asid = cpu_to_le32(mirror->asid);
-		map->va = cpu_to_le64(va + (done << PAGE_SHIFT));
-		map->nr_pages = cpu_to_le32(n);
-		pte = (__le64 *)(map + 1);
-		for (i = 0; i < n; i++)
-			pte[i] = cpu_to_le64(ptes[done + i]);
-		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
+		if (ret == -ENOSPC && vhmm_mirror_give_back_others(mirror))
+			ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
+		if (ret == -ENOSPC)
+			ret = -ENOMEM;
 		if (ret) {
-			dev_err(&vd->vdev->dev, "asid %u: MAP %#lx+%lu: %d\n",
-				mirror->asid, va, n, ret);
+			if (ret != -ENODEV)
+				dev_err_ratelimited(&vd->dev,
+						    "asid %u: MAP %#lx+%lu: %d\n",
+						    mirror->asid, bva, n, ret);
 			return ret;
 		}
 		done += n;
 	}
-	mirror->lo = min(mirror->lo, va);
-	mirror->hi = max(mirror->hi, va + (npages << PAGE_SHIFT));
 	return 0;
 }
 
@@ -193,6 +290,63 @@ int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
 	return 0;
 }
 
+/*
+ * Run a request that removes translations (UNMAP, DESTROY_AS) and return
+ * only when the device can no longer use them: it completed the request,
+ * or it was reset. A device that does not take or answer the request
+ * within fence_timeout_ms is fenced (vhmm_device_fence()): a stuck device
+ * costs the device, never memory safety.
+ */
+static int vhmm_mirror_sync_request(struct vhmm_mirror *mirror,
+				    struct vhmm_req *req, size_t out_len,
+				    size_t in_len, const char *what)
+{
+	struct vhmm_device *vd = mirror->vd;
+	unsigned long timeout = msecs_to_jiffies(fence_timeout_ms);
+	struct scatterlist sg_out, sg_in, *sgs[2] = { &sg_out, &sg_in };
+	u8 *data = vhmm_req_data(req);
+	u32 status;
+	int ret;
+
+	req->tail = (struct virtio_hmm_tail *)(data + out_len + in_len -
+					       sizeof(*req->tail));
+	sg_init_one(&sg_out, data, out_len);
+	sg_init_one(&sg_in, data + out_len, in_len);
+	reinit_completion(&req->done);
+	ret = vhmm_submit_nowait(vd, &vd->reqq, sgs, 1, 1, req, timeout);
+	if (ret == -ENODEV) {
+		/* being reset: nothing is translated once that is done */
+		wait_for_completion(&vd->fence_done);
+		return ret;
+	}
+	if (ret) {
+		dev_err(&vd->dev, "asid %u: %s not sent (%d): resetting the device\n",
+			mirror->asid, what, ret);
+		vhmm_device_fence_wait(vd);
+		return -ENODEV;
+	}
+	if (!wait_for_completion_timeout(&req->done, timeout)) {
+		dev_err(&vd->dev, "asid %u: %s not acknowledged in %u ms: resetting the device\n",
+			mirror->asid, what, fence_timeout_ms);
+		vhmm_device_fence_wait(vd);
+		/* the fence (or remove, if first) took the request back */
+		wait_for_completion(&req->done);
+	}
+	vhmm_req_settle(req);
+	status = le32_to_cpu(req->tail->status);
+	if (status == VHMM_S_NOT_DONE)
+		return -ENODEV;	/* taken back by a fence or remove, after reset */
+	ret = vhmm_status_errno(status);
+	/* no address space: nothing is translated in it */
+	if (ret && ret != -ENXIO) {
+		dev_err(&vd->dev, "asid %u: %s failed (%d): resetting the device\n",
+			mirror->asid, what, ret);
+		vhmm_device_fence_wait(vd);
+		return -ENODEV;
+	}
+	return ret;
+}
+
 /**
  * vhmm_mirror_unmap() - remove device translations and wait for the ack
  * @mirror: the address space
@@ -200,12 +354,17 @@ int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
  * @end: page-aligned end
  * @perm: permissions to remove, 0 for the whole entries
  *
- * Runs in the invalidate callback, so it must not enter reclaim: it reuses
- * the mirror's own request unless the device still holds that one (after
- * a timeout), and only then allocates without reclaim.
+ * Runs in the invalidate callback, so it must not enter reclaim and must
+ * not fail: it uses the mirror's own request (always back when the mutex
+ * is free, see vhmm_mirror_sync_request()). It returns only when the
+ * device can no longer use the translations: acknowledged, or the device
+ * was reset (fenced after fence_timeout_ms, or removed).
  *
- * Context: process context; caller holds @mirror->mutex.
- * Return: 0 or a negative errno.
+ * Context: process context; caller holds @mirror->mutex; may wait for
+ * the fence work (vhmm_device_fence_wait()).
+ * Return: 0 when the device acknowledged, -ENODEV when it was reset
+ * (fenced or removed), -ENXIO when the address space does not exist;
+ * either way the translations are gone.
  */
 int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 		      unsigned long end, u32 perm)
@@ -216,14 +375,6 @@ int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 	int ret;
 
 	lockdep_assert_held(&mirror->mutex);
-	if (refcount_read(&req->ref) != 1) {
-		req = vhmm_req_alloc(sizeof(*u), GFP_NOWAIT | __GFP_NOWARN);
-		if (!req)
-			return -ENOMEM;
-		vhmm_req_put(mirror->unmap_req);
-		mirror->unmap_req = req;
-	}
-	reinit_completion(&req->done);
 	u = vhmm_req_data(req);
 	memset(u, 0, sizeof(*u));
 	u->head.type = cpu_to_le16(VIRTIO_HMM_T_UNMAP);
@@ -231,8 +382,8 @@ int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 	u->va = cpu_to_le64(start);
 	u->length = cpu_to_le64(end - start);
 	u->perm = cpu_to_le32(perm);
-	ret = vhmm_request(vd, req, offsetof(typeof(*u), tail),
-			   sizeof(u->tail));
+	ret = vhmm_mirror_sync_request(mirror, req, offsetof(typeof(*u), tail),
+				       sizeof(u->tail), "UNMAP");
 	if (!ret)
 		atomic64_inc(&vd->stats.invalidations);
 	return ret;
@@ -246,7 +397,14 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 		container_of(mni, struct vhmm_mirror, notifier);
 	struct vhmm_device *vd = mirror->vd;
 	unsigned long start, end;
-	int ret;
+
+	/*
+	 * Our own make_device_exclusive_range() (vhmm_mirror_exclusive()):
+	 * the page stays the same, and bumping the sequence would make its
+	 * check fail forever (nouveau_svm.c does the same).
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == mirror)
+		return true;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&mirror->mutex);
@@ -261,10 +419,13 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 		return false;
 	}
 	mmu_interval_set_seq(mni, cur_seq);
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == vd) {
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == mirror) {
 		/*
-		 * Our own migration to the device of this range updates the
-		 * device page table itself, page by page (devmem.c).
+		 * This mirror's own migration to the device, the only user of
+		 * this cookie (one at a time, under migrate_lock). During its
+		 * migrate_vma_setup() it updates the device page table itself
+		 * (vhmm_mirror_migrate_collected()); afterwards the UNMAP is
+		 * sent, but the pages it installs are not stale.
 		 */
 		if (range->start >= mirror->mig_start &&
 		    range->end <= mirror->mig_end)
@@ -273,13 +434,8 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 		mirror->gen++;
 	}
 	trace_vhmm_invalidate(vd->index, mirror->asid, range, start, end);
-	if (start < end) {
-		ret = vhmm_mirror_unmap(mirror, start, end, 0);
-		if (ret && ret != -ENODEV)
-			dev_err(&vd->vdev->dev,
-				"asid %u: UNMAP %#lx-%#lx failed: %d\n",
-				mirror->asid, start, end, ret);
-	}
+	if (start < end)
+		vhmm_mirror_unmap(mirror, start, end, 0);
 	mutex_unlock(&mirror->mutex);
 	return true;
 }
@@ -303,6 +459,27 @@ static int vhmm_mirror_as_request(struct vhmm_mirror *mirror, u16 type)
 	ret = vhmm_request(mirror->vd, req, sizeof(as->head), sizeof(as->tail));
 	vhmm_req_put(req);
 	return ret;
+}
+
+/*
+ * DESTROY_AS with the guarantee of an invalidation: when it returns, no
+ * entry of the address space and no job in it can reach memory any more
+ * (acknowledged, or the device was fenced). It reuses the UNMAP request,
+ * which has room for it.
+ */
+static void vhmm_mirror_destroy_as(struct vhmm_mirror *mirror)
+{
+	struct vhmm_req *req = mirror->unmap_req;
+	struct virtio_hmm_req_as *as = vhmm_req_data(req);
+
+	BUILD_BUG_ON(sizeof(*as) > sizeof(struct virtio_hmm_req_unmap));
+	mutex_lock(&mirror->mutex);
+	memset(as, 0, sizeof(*as));
+	as->head.type = cpu_to_le16(VIRTIO_HMM_T_DESTROY_AS);
+	as->head.asid = cpu_to_le32(mirror->asid);
+	vhmm_mirror_sync_request(mirror, req, sizeof(as->head),
+				 sizeof(as->tail), "DESTROY_AS");
+	mutex_unlock(&mirror->mutex);
 }
 
 /**
@@ -351,10 +528,13 @@ struct vhmm_mirror *vhmm_mirror_create(struct vhmm_device *vd)
 					   &vhmm_mirror_ops);
 	if (ret)
 		goto err_destroy_as;
+	mutex_lock(&vd->mirrors_lock);
+	list_add_tail(&mirror->node, &vd->mirrors);
+	mutex_unlock(&vd->mirrors_lock);
 	return mirror;
 
 err_destroy_as:
-	vhmm_mirror_as_request(mirror, VIRTIO_HMM_T_DESTROY_AS);
+	vhmm_mirror_destroy_as(mirror);
 err_free_asid:
 	ida_free(&vd->asids, mirror->asid);
 err_free:
@@ -384,9 +564,18 @@ void vhmm_mirror_destroy(struct vhmm_mirror *mirror)
 	 * all left vd->jobs before the file could be released. After remove
 	 * the work is idle and this returns at once.
 	 */
+	mutex_lock(&vd->mirrors_lock);
+	list_del(&mirror->node);
+	mutex_unlock(&vd->mirrors_lock);
 	flush_work(&vd->fault_work);
+	/*
+	 * DESTROY_AS before the notifier goes: a job whose wait timed out may
+	 * still run in the address space, and without the notifier nothing
+	 * would stop it when the process frees its pages. Only then may the
+	 * asid be reused.
+	 */
+	vhmm_mirror_destroy_as(mirror);
 	mmu_interval_notifier_remove(&mirror->notifier);
-	vhmm_mirror_as_request(mirror, VIRTIO_HMM_T_DESTROY_AS);
 	ida_free(&vd->asids, mirror->asid);
 	vhmm_req_put(mirror->map_req);
 	vhmm_req_put(mirror->unmap_req);
@@ -524,6 +713,93 @@ out_free:
 	return ret;
 }
 
+static void vhmm_pages_release(struct page **pages, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		if (pages[i]) {
+			unlock_page(pages[i]);
+			put_page(pages[i]);
+		}
+	}
+}
+
+/*
+ * One chunk: take the pages exclusive and map them with PTE_ATOMIC, under
+ * the notifier sequence protocol. make_device_exclusive_range() requires
+ * it: an exclusive entry can be zapped (MADV_DONTNEED) without the page
+ * lock, so holding the pages locked is not enough. The mmap lock stays
+ * held until the pages are unlocked: fork() (mmap lock for writing) fails
+ * with ENOMEM when it meets a locked exclusive page.
+ */
+static int vhmm_mirror_exclusive_chunk(struct vhmm_mirror *mirror,
+				       unsigned long addr, unsigned long next,
+				       struct page **pages, u64 *ptes)
+{
+	struct mm_struct *mm = mirror->notifier.mm;
+	unsigned long timeout =
+		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	long npages = (next - addr) >> PAGE_SHIFT, got, i;
+	bool again = false;
+	unsigned long seq;
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		seq = mmu_interval_read_begin(&mirror->notifier);
+		mmap_read_lock(mm);
+		if (again) {
+			/*
+			 * The last round left the entries exclusive: taking
+			 * them again would restore them first, an invalidation
+			 * (owner NULL) after the sequence was read, and fail
+			 * the check forever. Restore them, read it again.
+			 */
+			got = get_user_pages_remote(mm, addr, npages, FOLL_WRITE,
+						    pages, NULL, NULL);
+			for (i = 0; i < got; i++)
+				put_page(pages[i]);
+			mmap_read_unlock(mm);
+			seq = mmu_interval_read_begin(&mirror->notifier);
+			mmap_read_lock(mm);
+		}
+		again = true;
+		got = make_device_exclusive_range(mm, addr, next, pages, mirror);
+		if (got < 0) {
+			mmap_read_unlock(mm);
+			return got;
+		}
+		ret = got == npages ? 0 : -EBUSY;
+		for (i = 0; i < got && !ret; i++) {
+			if (!pages[i]) {
+				ret = -EBUSY;
+				break;
+			}
+			ptes[i] = vhmm_page_pte(mirror->vd, pages[i]) |
+				  VIRTIO_HMM_PTE_VALID | VIRTIO_HMM_PTE_READ |
+				  VIRTIO_HMM_PTE_WRITE | VIRTIO_HMM_PTE_ATOMIC;
+		}
+		if (ret) {
+			vhmm_pages_release(pages, got);
+			mmap_read_unlock(mm);
+			return ret;
+		}
+		mutex_lock(&mirror->mutex);
+		if (!mmu_interval_read_retry(&mirror->notifier, seq))
+			break;
+		mutex_unlock(&mirror->mutex);
+		vhmm_pages_release(pages, got);
+		mmap_read_unlock(mm);
+	}
+	ret = vhmm_mirror_map(mirror, addr, ptes, npages);
+	mutex_unlock(&mirror->mutex);
+	vhmm_pages_release(pages, got);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /**
  * vhmm_mirror_exclusive() - give the device atomic access to system pages
  * @mirror: the address space
@@ -531,13 +807,17 @@ out_free:
  * @end: page-aligned end
  *
  * Takes the pages exclusive for the device with make_device_exclusive_range()
- * and maps them with PTE_ATOMIC while they are still locked, so that a CPU
- * access (which must lock the page to restore it) is ordered after the MAP
- * and its invalidation removes the permission again.
+ * (owner: the mirror, whose notifier ignores its own MMU_NOTIFY_EXCLUSIVE)
+ * and maps them with PTE_ATOMIC if the notifier sequence taken before is
+ * still current under @mirror->mutex, as nouveau_svm.c does; the pages are
+ * still locked then, so a CPU access (which must lock the page to restore
+ * it) is ordered after the MAP, and its invalidation removes the
+ * permission again.
  *
- * Context: process context; takes the mmap lock and @mirror->mutex.
- * Return: 0, -EBUSY when not every page could be made exclusive, or another
- * negative errno.
+ * Context: process context; takes the mmap lock, page locks, then
+ * @mirror->mutex; must hold none of them.
+ * Return: 0, -EBUSY when not every page could be made exclusive (or the
+ * range kept changing), or another negative errno.
  */
 int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
 			  unsigned long end)
@@ -558,47 +838,135 @@ int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
 		ret = -EINVAL;
 		goto out_free;
 	}
-	mmap_read_lock(mm);
 	for (addr = start; addr < end && !ret; addr = next) {
-		long npages, i, got;
-
 		next = min(end, addr + (VHMM_EXCL_CHUNK << PAGE_SHIFT));
-		npages = (next - addr) >> PAGE_SHIFT;
-		got = make_device_exclusive_range(mm, addr, next, pages,
-						  mirror->vd);
-		if (got < 0) {
-			ret = got;
-			break;
-		}
-		if (got != npages)
-			ret = -EBUSY;
-		for (i = 0; i < got && !ret; i++) {
-			if (!pages[i]) {
-				ret = -EBUSY;
-				break;
-			}
-			ptes[i] = vhmm_page_pte(mirror->vd, pages[i]) |
-				  VIRTIO_HMM_PTE_VALID | VIRTIO_HMM_PTE_READ |
-				  VIRTIO_HMM_PTE_WRITE | VIRTIO_HMM_PTE_ATOMIC;
-		}
-		if (!ret) {
-			mutex_lock(&mirror->mutex);
-			ret = vhmm_mirror_map(mirror, addr, ptes, npages);
-			mutex_unlock(&mirror->mutex);
-		}
-		for (i = 0; i < got; i++) {
-			if (pages[i]) {
-				unlock_page(pages[i]);
-				put_page(pages[i]);
-			}
-		}
+		ret = vhmm_mirror_exclusive_chunk(mirror, addr, next, pages,
+						  ptes);
 	}
-	mmap_read_unlock(mm);
 	mmput(mm);
 out_free:
 	kfree(ptes);
 	kfree(pages);
 	return ret;
+}
+
+/**
+ * vhmm_mirror_migrate_begin() - a migration to the device starts its setup
+ * @mirror: the migrating mirror; its migrate_lock is held, and the
+ *	migration's pgmap_owner is @mirror
+ * @start: the range given to migrate_vma_setup()
+ * @end: see @start
+ *
+ * From here to vhmm_mirror_migrate_collected(), the notifier leaves the
+ * device page table of [@start, @end) to the migration for its own
+ * MMU_NOTIFY_MIGRATE (owner @mirror), and only for that.
+ *
+ * Context: process context; takes @mirror->mutex.
+ * Return: the invalidation generation, for vhmm_mirror_migrate_map().
+ */
+unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
+					unsigned long start, unsigned long end)
+{
+	unsigned long gen;
+
+	lockdep_assert_held(&mirror->migrate_lock);
+	mutex_lock(&mirror->mutex);
+	gen = mirror->gen;
+	mirror->mig_start = start;
+	mirror->mig_end = end;
+	mutex_unlock(&mirror->mutex);
+	return gen;
+}
+
+/**
+ * vhmm_mirror_migrate_collected() - migrate_vma_setup() returned
+ * @mirror: see vhmm_mirror_migrate_begin()
+ * @args: the migration, or NULL when migrate_vma_setup() failed
+ *
+ * Ends the window of vhmm_mirror_migrate_begin() and removes the device
+ * translations of the pages the setup collected (runs of them), which the
+ * skipped invalidation left alone, before their contents are copied; the
+ * others stay mapped (their pages did not change).
+ *
+ * Context: process context; takes @mirror->mutex.
+ */
+void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
+				   const struct migrate_vma *args)
+{
+	unsigned long i, run_start = 0;
+	bool in_run = false;
+
+	lockdep_assert_held(&mirror->migrate_lock);
+	mutex_lock(&mirror->mutex);
+	mirror->mig_start = 0;
+	mirror->mig_end = 0;
+	for (i = 0; args && i <= args->npages; i++) {
+		bool collected = i < args->npages &&
+				 (args->src[i] & MIGRATE_PFN_MIGRATE);
+
+		if (collected && !in_run) {
+			run_start = i;
+			in_run = true;
+		} else if (!collected && in_run) {
+			unsigned long s = args->start + (run_start << PAGE_SHIFT);
+			unsigned long e = args->start + (i << PAGE_SHIFT);
+
+			in_run = false;
+			if (s < mirror->hi && e > mirror->lo)
+				vhmm_mirror_unmap(mirror, s, e, 0);
+		}
+	}
+	mutex_unlock(&mirror->mutex);
+}
+
+/**
+ * vhmm_mirror_migrate_map() - map the pages a migration moved to the device
+ * @mirror: see vhmm_mirror_migrate_begin()
+ * @gen: what vhmm_mirror_migrate_begin() returned
+ * @args: the migration, after migrate_vma_pages() and before finalize
+ * @ptes: room for args->npages entries
+ *
+ * Maps the pages that migrated, in runs of consecutive pages, unless
+ * something other than this mirror's migration invalidated the mirror
+ * since vhmm_mirror_migrate_begin() (then device faults map them).
+ *
+ * Context: process context; takes @mirror->mutex.
+ */
+void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
+			     const struct migrate_vma *args, u64 *ptes)
+{
+	struct vhmm_device *vd = mirror->vd;
+	unsigned long i, run = 0, run_start = 0;
+
+	lockdep_assert_held(&mirror->migrate_lock);
+	mutex_lock(&mirror->mutex);
+	for (i = 0; mirror->gen == gen && i <= args->npages; i++) {
+		struct page *dpage = i < args->npages ?
+				     migrate_pfn_to_page(args->dst[i]) : NULL;
+
+		if (dpage && (args->src[i] & MIGRATE_PFN_MIGRATE)) {
+			u64 pte = vhmm_devmem_offset(vd, dpage) |
+				  VIRTIO_HMM_PTE_DEVMEM | VIRTIO_HMM_PTE_VALID |
+				  VIRTIO_HMM_PTE_READ;
+
+			if (args->dst[i] & MIGRATE_PFN_WRITE) {
+				pte |= VIRTIO_HMM_PTE_WRITE;
+				/* the CPU cannot reach private pages */
+				if (vd->atomics && !vd->coherent)
+					pte |= VIRTIO_HMM_PTE_ATOMIC;
+			}
+			if (!run)
+				run_start = i;
+			ptes[run++] = pte;
+			continue;
+		}
+		if (run && vhmm_mirror_map(mirror, args->start +
+					   (run_start << PAGE_SHIFT),
+					   ptes, run))
+			break;
+		run = 0;
+	}
+	mutex_unlock(&mirror->mutex);
 }
 
 /**
@@ -681,7 +1049,7 @@ static int vhmm_job_wait(struct vhmm_job *job)
 			if (wait_for_completion_timeout(&job->req.done,
 							VHMM_JOB_POLL))
 				return 0;
-			dev_err(&vd->vdev->dev, "job %u: no answer from the device in %u ms\n",
+			dev_err(&vd->dev, "job %u: no answer from the device in %u ms\n",
 				job->tag, jiffies_to_msecs(VHMM_JOB_TIMEOUT));
 			return -ETIMEDOUT;
 		}
@@ -843,7 +1211,7 @@ static void vhmm_fault_reply(struct vhmm_device *vd,
 		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
 		vhmm_req_put(req);
 		if (ret && ret != -ENODEV)
-			dev_err(&vd->vdev->dev, "FAULT_REPLY of %u: %d\n", nr,
+			dev_err(&vd->dev, "FAULT_REPLY of %u: %d\n", nr,
 				ret);
 		done += nr;
 	}
@@ -869,7 +1237,7 @@ static unsigned int vhmm_fault_collect(struct vhmm_device *vd,
 		}
 		sg_init_one(&sg, f, sizeof(*f));
 		if (virtqueue_add_inbuf(vd->faultq.vq, &sg, 1, f, GFP_ATOMIC))
-			dev_err(&vd->vdev->dev, "faultq: cannot repost\n");
+			dev_err(&vd->dev, "faultq: cannot repost\n");
 	}
 	virtqueue_kick(vd->faultq.vq);
 	spin_unlock_irq(&vd->faultq.lock);

@@ -9,7 +9,31 @@
  *
  * Lifetime: struct vhmm_device is refcounted through its embedded char
  * device (vd->dev). Probe holds one reference, every open file another, so
- * an unbound device stays allocated (but dead) until the last close.
+ * an unbound device stays allocated (but dead) until the last close. The
+ * virtio device (vd->vdev) is gone after remove: code that can run after
+ * it (file operations, the mmu notifier) logs through vd->dev instead.
+ *
+ * Lock order (outermost first), as the code takes them:
+ *
+ *   mirror->migrate_lock          vhmm_migrate_to_dev()
+ *     vd->migrate_sem (read)      vhmm_migrate_to_dev(); remove writes it
+ *       mmap_lock                 migrations, faults, exclusive access
+ *         page lock               migrate_vma_setup() .. finalize(),
+ *                                 make_device_exclusive_range() pages
+ *           mirror->mutex         the notifier (under any mm lock and
+ *                                 reclaim), MAP and UNMAP
+ *             vd->mirrors_lock    vhmm_mirror_map() looking for page
+ *                                 tables to give back (other mirrors'
+ *                                 mutexes only trylocked under it)
+ *               vd->io_lock       submission (read); vhmm_device_fence()
+ *                                 marking the device dead (write)
+ *                 vhmm_vq.lock    the virtqueue, irqs off
+ *
+ * Leaves, never held while taking another lock: vd->dm_lock, the xa_lock
+ * of vd->jobs. mirror->mutex is taken inside reclaim (the notifier runs
+ * from try_to_unmap()), so nothing allocates with reclaim while holding it:
+ * MAP and UNMAP use the mirror's preallocated requests. vhmm_fault_work()
+ * and the ioctls hold no lock of the driver when they call in here.
  */
 #ifndef _VHMM_H
 #define _VHMM_H
@@ -19,6 +43,7 @@
 #include <linux/device.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
+#include <linux/migrate.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
@@ -88,6 +113,10 @@ struct vhmm_req {
  *	record or completion came for VHMM_JOB_POLL (a lost record)
  * @devmem_full: migrations to the device that stopped because the device
  *	reported its memory exhausted (the pages stay in system memory)
+ * @page_table_full: MAP requests the device refused for want of page
+ *	tables (max_page_tables); the driver gave translations back
+ * @fences: times the device was reset for good because it did not
+ *	acknowledge an invalidation (or by remove)
  */
 struct vhmm_stats {
 	atomic64_t faults;
@@ -100,6 +129,8 @@ struct vhmm_stats {
 	atomic64_t copy_retries;
 	atomic64_t job_replays;
 	atomic64_t devmem_full;
+	atomic64_t page_table_full;
+	atomic64_t fences;
 };
 
 /**
@@ -111,9 +142,11 @@ struct vhmm_stats {
  * @reqq: requestq
  * @jobq: jobq
  * @faultq: faultq
- * @io_lock: readers submit to the device, the writer (remove) marks it
- *	dead; protects @dead
- * @dead: the device is being removed: no new requests
+ * @io_lock: readers submit to the device, the writer (vhmm_device_fence(),
+ *	which remove calls) marks it dead; protects @dead
+ * @dead: the device is being reset for good (fenced or removed): no new
+ *	requests; once @fence_done is complete, no device access through any
+ *	translation can happen any more
  * @devmem_size: config devmem_size
  * @max_asids: config max_asids
  * @max_map_pages: config max_map_pages
@@ -125,11 +158,18 @@ struct vhmm_stats {
  * @jobs: jobs in flight by tag (has its own lock)
  * @next_tag: where the cyclic tag allocation of @jobs goes on, so that a
  *	stale fault record names no recent job (under the xa_lock of @jobs)
+ * @mirrors_lock: protects @mirrors
+ * @mirrors: every mirror of this device (vhmm_mirror.node), where a MAP
+ *	short of page tables looks for translations to give back
  * @migrate_sem: held for reading by migrations to the device; remove takes
  *	it for writing to wait for them before it evicts device memory
  * @fault_bufs: VHMM_FAULT_BUFS fault records posted on @faultq
  * @fault_wq: ordered workqueue running @fault_work
  * @fault_work: resolves fault batches
+ * @fence_wq: runs @fence_work (not @fault_wq: the fault work may wait for
+ *	a mirror mutex that a notifier holds while it waits for the fence)
+ * @fence_work: vhmm_device_fence() for vhmm_device_fence_wait()
+ * @fence_done: completed (for good) when the device was fenced
  * @pagemap: ZONE_DEVICE pages of the device memory
  * @dm_res: the fake physical range of private device memory
  * @dm_base_pfn: first pfn of @pagemap
@@ -167,11 +207,16 @@ struct vhmm_device {
 	struct ida asids;
 	struct xarray jobs;
 	u32 next_tag;
+	struct mutex mirrors_lock;	/* @mirrors */
+	struct list_head mirrors;
 	struct rw_semaphore migrate_sem;
 
 	struct virtio_hmm_fault *fault_bufs;
 	struct workqueue_struct *fault_wq;
 	struct work_struct fault_work;
+	struct workqueue_struct *fence_wq;
+	struct work_struct fence_work;
+	struct completion fence_done;
 
 	struct dev_pagemap pagemap;
 	struct resource *dm_res;
@@ -192,24 +237,37 @@ struct vhmm_device {
  *	the opener's mm
  * @vd: the device (a reference is held)
  * @notifier: interval notifier over the whole mm
+ * @node: in vd->mirrors
  * @asid: the device address space id
  * @mutex: protects the device page table of @asid (MAP/UNMAP ordering
- *	against the notifier sequence), @gen, @lo and @hi
- * @gen: invalidations other than our own migrations, for migrate-and-map
- * @lo: lowest address ever mapped in the device
+ *	against the notifier sequence), @gen, @lo, @hi, @mig_start, @mig_end,
+ *	@unmap_req and @map_req
+ * @gen: invalidations other than this mirror's own migration, for
+ *	migrate-and-map (vhmm_mirror_migrate_begin())
+ * @lo: lowest address ever mapped in the device (widened before the MAP
+ *	request is sent, so that a MAP applied late is still covered)
  * @hi: end of the highest address ever mapped
- * @unmap_req: the UNMAP request the invalidate callback reuses (under
- *	@mutex), so that it need not allocate
+ * @unmap_req: the UNMAP request the invalidate callback reuses, so that it
+ *	need not allocate; always back (refcount 1) when @mutex is free
  * @map_req: the MAP request reused under @mutex: allocating there could
  *	recurse into reclaim and our own invalidate callback
- * @mig_start: range being migrated to the device by vhmm_migrate_to_dev(),
- *	which does its own device page table updates there (under @mutex)
+ * @mig_start: range whose migrate_vma_setup() is running in
+ *	vhmm_migrate_to_dev() on this mirror: its MMU_NOTIFY_MIGRATE with
+ *	owner == this mirror (the per-migration cookie, unique under
+ *	@migrate_lock) leaves the device page table to the migration
  * @mig_end: see @mig_start
  * @migrate_lock: serializes vhmm_migrate_to_dev() on this mirror
+ *
+ * The mirror pointer is the pgmap_owner of this mirror's migrations to the
+ * device (MIGRATE_VMA_SELECT_SYSTEM) and the owner of its
+ * make_device_exclusive_range() calls: the notifier tells its own events
+ * from every other one, those of other mirrors of the same device and of
+ * migrate_to_ram() (owner vd) included.
  */
 struct vhmm_mirror {
 	struct vhmm_device *vd;
 	struct mmu_interval_notifier notifier;
+	struct list_head node;
 	u32 asid;
 	struct mutex mutex;		/* device page table of @asid */
 	unsigned long gen;
@@ -272,6 +330,8 @@ int vhmm_submit(struct vhmm_device *vd, struct vhmm_vq *q,
 int vhmm_request(struct vhmm_device *vd, struct vhmm_req *req,
 		 size_t out_len, size_t in_len);
 int vhmm_status_errno(u32 status);
+void vhmm_device_fence(struct vhmm_device *vd);
+void vhmm_device_fence_wait(struct vhmm_device *vd);
 
 static inline void *vhmm_req_data(struct vhmm_req *req)
 {
@@ -291,6 +351,12 @@ int vhmm_mirror_query(struct vhmm_mirror *mirror, unsigned long va,
 		      u64 *ptes, unsigned long npages);
 int vhmm_mirror_exclusive(struct vhmm_mirror *mirror, unsigned long start,
 			  unsigned long end);
+unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
+					unsigned long start, unsigned long end);
+void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
+				   const struct migrate_vma *args);
+void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
+			     const struct migrate_vma *args, u64 *ptes);
 int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
 		   unsigned int out, unsigned int in);
 int vhmm_job_finish(struct vhmm_job *job, int started);

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhmm-fence: an invalidation never returns before the device stopped
+ * using the pages. The guest boots with one private device with
+ * x-inject-inval-delay-us=1000000 (every UNMAP acknowledged a second late)
+ * and VHMM_MIRROR_MODE=fence (tests/guest/suites). With the default
+ * fence_timeout_ms the device survives; with 200 ms the invalidation
+ * resets (fences) the device before it returns: the device is gone,
+ * memory is intact, nothing hangs.
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "vhmm_test.h"
+
+#define PARAM "/sys/module/virtio_hmm/parameters/fence_timeout_ms"
+
+FIXTURE(fence)
+{
+	const char *mode;
+	int index;
+	int fd;
+	size_t page_size;
+};
+
+FIXTURE_SETUP(fence)
+{
+	self->page_size = sysconf(_SC_PAGESIZE);
+	self->fd = -1;
+	self->mode = getenv("VHMM_MIRROR_MODE");
+	if (!self->mode || strcmp(self->mode, "fence"))
+		SKIP(return, "VHMM_MIRROR_MODE=fence not set (see tests/guest/suites)");
+	self->index = vhmm_find("private", 0);
+	ASSERT_GE(self->index, 0);
+	self->fd = vhmm_open_index(self->index);
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(fence)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+static uint64_t word(uint64_t tag, uint64_t page, uint64_t i)
+{
+	return tag << 48 | page << 20 | i;
+}
+
+static int param_write(const char *val)
+{
+	FILE *f = fopen(PARAM, "w");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fputs(val, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+/* Map 16 tagged pages in the device (a device read), check them. */
+static uint64_t *mapped_pages(int fd, size_t npages, size_t psz)
+{
+	uint64_t *p = vhmm_map_anon(npages * psz), *buf = malloc(npages * psz);
+	size_t i;
+	bool ok;
+
+	if (!p || !buf)
+		return NULL;
+	for (i = 0; i < npages * psz / 8; i++)
+		p[i] = word(3, i / (psz / 8), i);
+	ok = !vhmm_dmirror(fd, HMM_DMIRROR_READ, p, buf, npages, NULL) &&
+	     !memcmp(p, buf, npages * psz);
+	free(buf);
+	return ok ? p : NULL;
+}
+
+/*
+ * UNMAP acknowledged a second late, within the default fence timeout:
+ * slow, not stuck. The device keeps working.
+ */
+TEST_F(fence, slow_unmap_no_fence)
+{
+	size_t npages = 16, psz = self->page_size;
+	long long fences;
+	uint64_t *p;
+
+	fences = vhmm_debugfs_counter(self->index, "stats", "fences");
+	ASSERT_GE(fences, 0);
+	p = mapped_pages(self->fd, npages, psz);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(munmap(p, npages * psz), 0);
+	ASSERT_EQ(vhmm_debugfs_counter(self->index, "stats", "fences"), fences);
+	p = mapped_pages(self->fd, npages, psz);
+	ASSERT_NE(p, NULL);
+	munmap(p, npages * psz);
+}
+
+/*
+ * The same with a fence timeout of 200 ms: the device counts as stuck.
+ * munmap() returns (nothing hangs), but only after the device was reset:
+ * it is gone for this and every later file, and the process's memory is
+ * intact. Runs last: the device does not come back.
+ */
+TEST_F(fence, stuck_unmap_fences)
+{
+	size_t npages = 16, psz = self->page_size, i;
+	uint64_t *p, *q;
+	long long fences;
+	int fd2;
+
+	fences = vhmm_debugfs_counter(self->index, "stats", "fences");
+	q = vhmm_map_anon(npages * psz);
+	ASSERT_NE(q, NULL);
+	for (i = 0; i < npages * psz / 8; i++)
+		q[i] = word(4, i / (psz / 8), i);
+	p = mapped_pages(self->fd, npages, psz);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(param_write("200"), 0);
+	ASSERT_EQ(munmap(p, npages * psz), 0);
+	ASSERT_EQ(param_write("10000"), 0);
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, q, q, npages, NULL),
+		  -ENODEV);
+	fd2 = vhmm_open_index(self->index);
+	ASSERT_LT(fd2, 0);
+	ASSERT_EQ(errno, ENODEV);
+	for (i = 0; i < npages * psz / 8; i++)
+		ASSERT_EQ(q[i], word(4, i / (psz / 8), i));
+	ASSERT_GE(fences, 0);
+	ASSERT_EQ(vhmm_debugfs_counter(self->index, "stats", "fences"),
+		  fences + 1);
+}
+
+TEST_HARNESS_MAIN
