@@ -176,24 +176,49 @@ static void vhmm_devmem_page_free(struct page *page)
 	spin_unlock(&vd->dm_lock);
 }
 
+/* Release the destination pages of dst[] (all, or all but index @keep). */
+static void vhmm_devmem_release_dst(unsigned long *dst, unsigned long npages,
+				    unsigned long keep)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+		if (!dpage || i == keep)
+			continue;
+		unlock_page(dpage);
+		put_page(dpage);
+		dst[i] = 0;
+	}
+}
+
 /*
  * Allocate system pages for the device pages selected in src[] and copy
  * them back with one COPY batch. With a vma, pages come from its policy
- * (migrate_vma); without (eviction), from anywhere. On failure the
- * destination pages are released and nothing migrates.
+ * (migrate_vma); without (eviction), from anywhere.
+ *
+ * @fault is the index of the page a CPU fault needs (migrate_to_ram()), or
+ * ULONG_MAX: its allocation failing fails the call with -ENOMEM (the other
+ * pages then stay in device memory, not migrating is harmless), and when
+ * the batch fails to copy, that page is copied again alone and migrates
+ * alone. On failure every destination page is released and nothing
+ * migrates.
  */
 static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 				   const unsigned long *src, unsigned long *dst,
 				   unsigned long npages,
-				   struct vm_area_struct *vma, unsigned long start)
+				   struct vm_area_struct *vma, unsigned long start,
+				   unsigned long fault)
 {
+	unsigned long i, n = 0, fault_n = ULONG_MAX;
 	u64 *from, *to;
-	unsigned long i, n = 0;
 	int ret;
 
 	from = kmalloc_array(npages, sizeof(*from), GFP_KERNEL);
 	to = kmalloc_array(npages, sizeof(*to), GFP_KERNEL);
 	if (!from || !to) {
+		memset(dst, 0, npages * sizeof(*dst));
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -210,9 +235,17 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 					       start + (i << PAGE_SHIFT));
 		else
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		if (!dpage)
-			continue;
+		if (!dpage) {
+			if (i != fault)
+				continue;
+			/* without it the fault cannot be resolved */
+			vhmm_devmem_release_dst(dst, i, ULONG_MAX);
+			ret = -ENOMEM;
+			goto out_free;
+		}
 		lock_page(dpage);
+		if (i == fault)
+			fault_n = n;
 		from[n] = vhmm_devmem_offset(vd, spage);
 		to[n] = page_to_phys(dpage);
 		n++;
@@ -221,16 +254,16 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV, from, to, n);
+	if (ret && fault_n != ULONG_MAX && n > 1) {
+		/* the neighbours stay in device memory: the fault page alone */
+		vhmm_devmem_release_dst(dst, npages, fault);
+		n = 1;
+		atomic64_inc(&vd->stats.fault_alone);
+		ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV,
+				      &from[fault_n], &to[fault_n], 1);
+	}
 	if (ret) {
-		for (i = 0; i < npages; i++) {
-			struct page *dpage = migrate_pfn_to_page(dst[i]);
-
-			if (!dpage)
-				continue;
-			unlock_page(dpage);
-			put_page(dpage);
-			dst[i] = 0;
-		}
+		vhmm_devmem_release_dst(dst, npages, ULONG_MAX);
 	} else {
 		atomic64_add(n, &vd->stats.pages_to_sys);
 		/* no range for an eviction (no vma) */
@@ -248,6 +281,9 @@ out_free:
  * A CPU access to a private device page: bring back the aligned window of
  * VHMM_FAULT_WINDOW pages around it (those of them that are ours, in this
  * vma), in one COPY, since the CPU is likely to touch its neighbours too.
+ * Only the faulting page must come back: when the window does not copy, it
+ * is copied alone; when no system page can be had for it, the fault is
+ * VM_FAULT_OOM (the page allocator's own answer), not a refault forever.
  */
 static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
@@ -266,13 +302,20 @@ static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page = vmf->page,
 	};
+	unsigned long fault;
+	int ret;
 
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	if (vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, args.vma,
-				    args.start)) {
+	fault = (addr - args.start) >> PAGE_SHIFT;
+	/* someone else is migrating the page: fault again once it is done */
+	if (!(src[fault] & MIGRATE_PFN_MIGRATE))
+		fault = ULONG_MAX;
+	ret = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, args.vma,
+				      args.start, fault);
+	if (ret) {
 		migrate_vma_finalize(&args);
-		return VM_FAULT_SIGBUS;
+		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	}
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
@@ -575,7 +618,7 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 		if (ret)
 			break;
 		copied = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages,
-						 vma, addr);
+						 vma, addr, ULONG_MAX);
 		if (copied)
 			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
 		migrate_vma_pages(&args);
@@ -618,7 +661,8 @@ static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
 		n = min_t(unsigned long, VHMM_MIGRATE_CHUNK, end - pfn);
 		memset(src, 0, VHMM_MIGRATE_CHUNK * sizeof(*src));
 		migrate_device_range(src, pfn, n);
-		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0))
+		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0,
+					    ULONG_MAX))
 			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
 		migrate_device_pages(src, dst, n);
 		for (i = 0; i < n; i++)

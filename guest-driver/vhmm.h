@@ -88,6 +88,8 @@ struct vhmm_req {
  *	record or completion came for VHMM_JOB_POLL (a lost record)
  * @devmem_full: migrations to the device that stopped because the device
  *	reported its memory exhausted (the pages stay in system memory)
+ * @fault_alone: CPU faults whose window of pages did not copy back, so
+ *	that the faulting page was copied (and migrated) alone
  */
 struct vhmm_stats {
 	atomic64_t faults;
@@ -100,6 +102,7 @@ struct vhmm_stats {
 	atomic64_t copy_retries;
 	atomic64_t job_replays;
 	atomic64_t devmem_full;
+	atomic64_t fault_alone;
 };
 
 /**
