@@ -30,8 +30,11 @@
  * invalidated the range meanwhile (mirror->gen).
  *
  * On remove, every device page still in use is migrated back to system
- * memory (migrate_device_range()) while the copy engine still works;
- * contents are never dropped.
+ * memory (migrate_device_range()) while the copy engine still works, pass
+ * after pass as long as passes make progress (vhmm_devmem_evict_all()). In
+ * coherent mode the CPU copies what the copy engine fails; in private mode
+ * only the copy engine can reach device memory, and what it cannot bring
+ * back is reported (docs/reliability.md says what is guaranteed).
  */
 
 #include <linux/delay.h>
@@ -46,7 +49,8 @@
 
 #define VHMM_MIGRATE_CHUNK	64	/* pages per migrate_vma batch */
 #define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
-#define VHMM_EVICT_PASSES	100	/* 20 ms apart: pages busy for 2 s */
+#define VHMM_EVICT_STALL	(30 * HZ)	/* eviction without progress */
+#define VHMM_EVICT_REPORT	(5 * HZ)	/* eviction progress warnings */
 
 static struct vhmm_device *vhmm_page_device(struct page *page)
 {
@@ -79,6 +83,35 @@ u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page)
 	return (u64)(page_to_pfn(page) - vd->dm_base_pfn) << PAGE_SHIFT;
 }
 
+/* the page behind a COPY address: device memory offset or guest-physical */
+static struct page *vhmm_copy_page(struct vhmm_device *vd, u64 addr,
+				   bool devmem)
+{
+	if (devmem)
+		return pfn_to_page(vd->dm_base_pfn + (addr >> PAGE_SHIFT));
+	return pfn_to_page(PHYS_PFN(addr));
+}
+
+/*
+ * The copy engine failed: in coherent mode device memory is ordinary
+ * CPU-addressable memory (memremap_pages() put it in the direct map), so
+ * the CPU copies instead. Private device memory has no CPU mapping.
+ */
+static void vhmm_cpu_copy(struct vhmm_device *vd, u16 dir, const u64 *src,
+			  const u64 *dst, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		copy_highpage(vhmm_copy_page(vd, dst[i],
+					     dir != VIRTIO_HMM_COPY_FROM_DEV),
+			      vhmm_copy_page(vd, src[i],
+					     dir != VIRTIO_HMM_COPY_TO_DEV));
+		cond_resched();
+	}
+	atomic64_add(n, &vd->stats.cpu_copies);
+}
+
 /**
  * vhmm_copy_pages() - copy pages with the device's copy engine
  * @vd: the device
@@ -90,6 +123,10 @@ u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page)
  * A batch that fails with -EIO (the device could not access a page) is
  * tried again, VHMM_COPY_TRIES times in all: the destination pages are not
  * in use until the migration completes, so a partial copy is harmless.
+ * In coherent mode a batch the copy engine keeps failing (-EIO) or that a
+ * dead device cannot take (-ENODEV) is copied by the CPU instead (the
+ * device memory is reachable), and counted in stats.cpu_copies. Not one
+ * that timed out: the device may still carry it out later.
  *
  * Context: process context, may sleep.
  * Return: 0 or a negative errno; -ENOSPC when the device reports its
@@ -130,6 +167,10 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		if (ret == -EIO && ++tries < VHMM_COPY_TRIES) {
 			atomic64_inc(&vd->stats.copy_retries);
 			continue;
+		}
+		if (vd->coherent && (ret == -EIO || ret == -ENODEV)) {
+			vhmm_cpu_copy(vd, dir, src + done, dst + done, nr);
+			ret = 0;
 		}
 		if (ret) {
 			if (ret != -ENOSPC && ret != -ENODEV)
@@ -677,15 +718,24 @@ static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
  * vhmm_devmem_evict_all() - migrate every device page back to system memory
  * @vd: the device, still working; allocation is disabled for good
  *
- * A page that is busy (locked by a concurrent migration) is skipped by a
- * pass; passes repeat until nothing is in use, a few times at most.
+ * A page that is busy (locked by a concurrent migration, or with extra
+ * references) or whose copy failed is skipped by a pass; passes repeat,
+ * 20 ms apart at first and at most 1 s apart, as long as some pass in the
+ * last VHMM_EVICT_STALL moved pages. Every VHMM_EVICT_REPORT a warning
+ * reports what is left. In coherent mode failed copies are done by the CPU
+ * (vhmm_copy_pages()), so only busy pages can hold eviction up. Pages
+ * still in device memory when eviction gives up keep their data there
+ * until the device is reset (private mode: a later CPU access gets
+ * SIGBUS), and memunmap_pages() in remove waits until their owners have
+ * unmapped them.
  *
  * Context: process context (remove), may sleep.
  */
 void vhmm_devmem_evict_all(struct vhmm_device *vd)
 {
-	unsigned long moved = 0, *src, *dst, used;
-	int pass;
+	unsigned long moved = 0, *src, *dst, used, start = jiffies;
+	unsigned long progress = jiffies, report = jiffies + VHMM_EVICT_REPORT;
+	unsigned int delay = 20, passes = 0;
 
 	if (!vd->dm_ready)
 		return;
@@ -701,20 +751,39 @@ void vhmm_devmem_evict_all(struct vhmm_device *vd)
 	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src),
 		      GFP_KERNEL | __GFP_NOFAIL);
 	dst = src + VHMM_MIGRATE_CHUNK;
-	for (pass = 0; pass < VHMM_EVICT_PASSES && vhmm_devmem_used(vd);
-	     pass++) {
-		if (pass)
-			msleep(20);
-		moved += vhmm_devmem_evict_pass(vd, src, dst);
+	while ((used = vhmm_devmem_used(vd))) {
+		unsigned long n;
+
+		if (passes++) {
+			atomic64_inc(&vd->stats.evict_retries);
+			if (time_after(jiffies, progress + VHMM_EVICT_STALL))
+				break;
+			if (time_after(jiffies, report)) {
+				dev_warn(&vd->vdev->dev,
+					 "eviction: %lu device pages left after %u s, %lu moved, %u passes\n",
+					 used,
+					 jiffies_to_msecs(jiffies - start) / 1000,
+					 moved, passes - 1);
+				report = jiffies + VHMM_EVICT_REPORT;
+			}
+			msleep(delay);
+			delay = min(2 * delay, 1000u);
+		}
+		n = vhmm_devmem_evict_pass(vd, src, dst);
+		if (n) {
+			moved += n;
+			progress = jiffies;
+			delay = 20;
+		}
 	}
 	kfree(src);
 	atomic64_add(moved, &vd->stats.evictions);
 	if (moved)
 		dev_info(&vd->vdev->dev, "evicted %lu device pages\n", moved);
-	used = vhmm_devmem_used(vd);
 	if (used)
-		dev_warn(&vd->vdev->dev, "%lu device pages still in use\n",
-			 used);
+		dev_warn(&vd->vdev->dev,
+			 "eviction gave up after %u s without progress: %lu device pages still in use, their data stays in device memory\n",
+			 jiffies_to_msecs(VHMM_EVICT_STALL) / 1000, used);
 }
 
 /**

@@ -90,6 +90,10 @@ struct vhmm_req {
  *	reported its memory exhausted (the pages stay in system memory)
  * @fault_alone: CPU faults whose window of pages did not copy back, so
  *	that the faulting page was copied (and migrated) alone
+ * @cpu_copies: pages the CPU copied because the copy engine failed them
+ *	(coherent mode only: private memory has no CPU mapping)
+ * @evict_retries: eviction passes after the first (pages busy, or copies
+ *	failed)
  */
 struct vhmm_stats {
 	atomic64_t faults;
@@ -103,6 +107,8 @@ struct vhmm_stats {
 	atomic64_t job_replays;
 	atomic64_t devmem_full;
 	atomic64_t fault_alone;
+	atomic64_t cpu_copies;
+	atomic64_t evict_retries;
 };
 
 /**
