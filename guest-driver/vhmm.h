@@ -242,6 +242,7 @@ struct vhmm_mirror {
  * @end2: see @start2
  * @single: resolve only the faulting page (chase, atomics)
  * @nofault: do not resolve faults, cancel them (-ENOENT)
+ * @killed: the submitter got a fatal signal: faults are canceled (-EINTR)
  * @faults: faults resolved for this job
  * @err: why a fault was canceled
  * @sgs: the scatterlists it was submitted with, for resubmission
@@ -258,6 +259,7 @@ struct vhmm_job {
 	unsigned long end2;
 	bool single;
 	bool nofault;
+	bool killed;
 	atomic_t faults;
 	int err;
 	struct scatterlist **sgs;
