@@ -30,8 +30,11 @@
  * invalidated the range meanwhile (mirror->gen).
  *
  * On remove, every device page still in use is migrated back to system
- * memory (migrate_device_range()) while the copy engine still works;
- * contents are never dropped.
+ * memory (migrate_device_range()) while the copy engine still works, pass
+ * after pass as long as passes make progress (vhmm_devmem_evict_all()). In
+ * coherent mode the CPU copies what the copy engine fails; in private mode
+ * only the copy engine can reach device memory, and what it cannot bring
+ * back is reported (docs/reliability.md says what is guaranteed).
  */
 
 #include <linux/delay.h>
@@ -46,7 +49,8 @@
 
 #define VHMM_MIGRATE_CHUNK	64	/* pages per migrate_vma batch */
 #define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
-#define VHMM_EVICT_PASSES	100	/* 20 ms apart: pages busy for 2 s */
+#define VHMM_EVICT_STALL	(30 * HZ)	/* eviction without progress */
+#define VHMM_EVICT_REPORT	(5 * HZ)	/* eviction progress warnings */
 
 static struct vhmm_device *vhmm_page_device(struct page *page)
 {
@@ -79,6 +83,35 @@ u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page)
 	return (u64)(page_to_pfn(page) - vd->dm_base_pfn) << PAGE_SHIFT;
 }
 
+/* the page behind a COPY address: device memory offset or guest-physical */
+static struct page *vhmm_copy_page(struct vhmm_device *vd, u64 addr,
+				   bool devmem)
+{
+	if (devmem)
+		return pfn_to_page(vd->dm_base_pfn + (addr >> PAGE_SHIFT));
+	return pfn_to_page(PHYS_PFN(addr));
+}
+
+/*
+ * The copy engine failed: in coherent mode device memory is ordinary
+ * CPU-addressable memory (memremap_pages() put it in the direct map), so
+ * the CPU copies instead. Private device memory has no CPU mapping.
+ */
+static void vhmm_cpu_copy(struct vhmm_device *vd, u16 dir, const u64 *src,
+			  const u64 *dst, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		copy_highpage(vhmm_copy_page(vd, dst[i],
+					     dir != VIRTIO_HMM_COPY_FROM_DEV),
+			      vhmm_copy_page(vd, src[i],
+					     dir != VIRTIO_HMM_COPY_TO_DEV));
+		cond_resched();
+	}
+	atomic64_add(n, &vd->stats.cpu_copies);
+}
+
 /**
  * vhmm_copy_pages() - copy pages with the device's copy engine
  * @vd: the device
@@ -90,6 +123,10 @@ u64 vhmm_devmem_offset(struct vhmm_device *vd, struct page *page)
  * A batch that fails with -EIO (the device could not access a page) is
  * tried again, VHMM_COPY_TRIES times in all: the destination pages are not
  * in use until the migration completes, so a partial copy is harmless.
+ * In coherent mode a batch the copy engine keeps failing (-EIO) or that a
+ * dead device cannot take (-ENODEV) is copied by the CPU instead (the
+ * device memory is reachable), and counted in stats.cpu_copies. Not one
+ * that timed out: the device may still carry it out later.
  *
  * Context: process context, may sleep.
  * Return: 0 or a negative errno; -ENOSPC when the device reports its
@@ -130,6 +167,10 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		if (ret == -EIO && ++tries < VHMM_COPY_TRIES) {
 			atomic64_inc(&vd->stats.copy_retries);
 			continue;
+		}
+		if (vd->coherent && (ret == -EIO || ret == -ENODEV)) {
+			vhmm_cpu_copy(vd, dir, src + done, dst + done, nr);
+			ret = 0;
 		}
 		if (ret) {
 			if (ret != -ENOSPC && ret != -ENODEV)
@@ -176,24 +217,49 @@ static void vhmm_devmem_page_free(struct page *page)
 	spin_unlock(&vd->dm_lock);
 }
 
+/* Release the destination pages of dst[] (all, or all but index @keep). */
+static void vhmm_devmem_release_dst(unsigned long *dst, unsigned long npages,
+				    unsigned long keep)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+		if (!dpage || i == keep)
+			continue;
+		unlock_page(dpage);
+		put_page(dpage);
+		dst[i] = 0;
+	}
+}
+
 /*
  * Allocate system pages for the device pages selected in src[] and copy
  * them back with one COPY batch. With a vma, pages come from its policy
- * (migrate_vma); without (eviction), from anywhere. On failure the
- * destination pages are released and nothing migrates.
+ * (migrate_vma); without (eviction), from anywhere.
+ *
+ * @fault is the index of the page a CPU fault needs (migrate_to_ram()), or
+ * ULONG_MAX: its allocation failing fails the call with -ENOMEM (the other
+ * pages then stay in device memory, not migrating is harmless), and when
+ * the batch fails to copy, that page is copied again alone and migrates
+ * alone. On failure every destination page is released and nothing
+ * migrates.
  */
 static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 				   const unsigned long *src, unsigned long *dst,
 				   unsigned long npages,
-				   struct vm_area_struct *vma, unsigned long start)
+				   struct vm_area_struct *vma, unsigned long start,
+				   unsigned long fault)
 {
+	unsigned long i, n = 0, fault_n = ULONG_MAX;
 	u64 *from, *to;
-	unsigned long i, n = 0;
 	int ret;
 
 	from = kmalloc_array(npages, sizeof(*from), GFP_KERNEL);
 	to = kmalloc_array(npages, sizeof(*to), GFP_KERNEL);
 	if (!from || !to) {
+		memset(dst, 0, npages * sizeof(*dst));
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -210,9 +276,17 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 					       start + (i << PAGE_SHIFT));
 		else
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		if (!dpage)
-			continue;
+		if (!dpage) {
+			if (i != fault)
+				continue;
+			/* without it the fault cannot be resolved */
+			vhmm_devmem_release_dst(dst, i, ULONG_MAX);
+			ret = -ENOMEM;
+			goto out_free;
+		}
 		lock_page(dpage);
+		if (i == fault)
+			fault_n = n;
 		from[n] = vhmm_devmem_offset(vd, spage);
 		to[n] = page_to_phys(dpage);
 		n++;
@@ -221,16 +295,16 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
 	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV, from, to, n);
+	if (ret && fault_n != ULONG_MAX && n > 1) {
+		/* the neighbours stay in device memory: the fault page alone */
+		vhmm_devmem_release_dst(dst, npages, fault);
+		n = 1;
+		atomic64_inc(&vd->stats.fault_alone);
+		ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV,
+				      &from[fault_n], &to[fault_n], 1);
+	}
 	if (ret) {
-		for (i = 0; i < npages; i++) {
-			struct page *dpage = migrate_pfn_to_page(dst[i]);
-
-			if (!dpage)
-				continue;
-			unlock_page(dpage);
-			put_page(dpage);
-			dst[i] = 0;
-		}
+		vhmm_devmem_release_dst(dst, npages, ULONG_MAX);
 	} else {
 		atomic64_add(n, &vd->stats.pages_to_sys);
 		/* no range for an eviction (no vma) */
@@ -248,6 +322,9 @@ out_free:
  * A CPU access to a private device page: bring back the aligned window of
  * VHMM_FAULT_WINDOW pages around it (those of them that are ours, in this
  * vma), in one COPY, since the CPU is likely to touch its neighbours too.
+ * Only the faulting page must come back: when the window does not copy, it
+ * is copied alone; when no system page can be had for it, the fault is
+ * VM_FAULT_OOM (the page allocator's own answer), not a refault forever.
  */
 static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
@@ -266,13 +343,20 @@ static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page = vmf->page,
 	};
+	unsigned long fault;
+	int ret;
 
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	if (vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, args.vma,
-				    args.start)) {
+	fault = (addr - args.start) >> PAGE_SHIFT;
+	/* someone else is migrating the page: fault again once it is done */
+	if (!(src[fault] & MIGRATE_PFN_MIGRATE))
+		fault = ULONG_MAX;
+	ret = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, args.vma,
+				      args.start, fault);
+	if (ret) {
 		migrate_vma_finalize(&args);
-		return VM_FAULT_SIGBUS;
+		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	}
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
@@ -502,7 +586,7 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 		if (ret)
 			break;
 		copied = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages,
-						 vma, addr);
+						 vma, addr, ULONG_MAX);
 		if (copied)
 			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
 		migrate_vma_pages(&args);
@@ -545,7 +629,8 @@ static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
 		n = min_t(unsigned long, VHMM_MIGRATE_CHUNK, end - pfn);
 		memset(src, 0, VHMM_MIGRATE_CHUNK * sizeof(*src));
 		migrate_device_range(src, pfn, n);
-		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0))
+		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0,
+					    ULONG_MAX))
 			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
 		migrate_device_pages(src, dst, n);
 		for (i = 0; i < n; i++)
@@ -560,15 +645,24 @@ static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
  * vhmm_devmem_evict_all() - migrate every device page back to system memory
  * @vd: the device, still working; allocation is disabled for good
  *
- * A page that is busy (locked by a concurrent migration) is skipped by a
- * pass; passes repeat until nothing is in use, a few times at most.
+ * A page that is busy (locked by a concurrent migration, or with extra
+ * references) or whose copy failed is skipped by a pass; passes repeat,
+ * 20 ms apart at first and at most 1 s apart, as long as some pass in the
+ * last VHMM_EVICT_STALL moved pages. Every VHMM_EVICT_REPORT a warning
+ * reports what is left. In coherent mode failed copies are done by the CPU
+ * (vhmm_copy_pages()), so only busy pages can hold eviction up. Pages
+ * still in device memory when eviction gives up keep their data there
+ * until the device is reset (private mode: a later CPU access gets
+ * SIGBUS), and memunmap_pages() in remove waits until their owners have
+ * unmapped them.
  *
  * Context: process context (remove), may sleep.
  */
 void vhmm_devmem_evict_all(struct vhmm_device *vd)
 {
-	unsigned long moved = 0, *src, *dst, used;
-	int pass;
+	unsigned long moved = 0, *src, *dst, used, start = jiffies;
+	unsigned long progress = jiffies, report = jiffies + VHMM_EVICT_REPORT;
+	unsigned int delay = 20, passes = 0;
 
 	if (!vd->dm_ready)
 		return;
@@ -584,20 +678,39 @@ void vhmm_devmem_evict_all(struct vhmm_device *vd)
 	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src),
 		      GFP_KERNEL | __GFP_NOFAIL);
 	dst = src + VHMM_MIGRATE_CHUNK;
-	for (pass = 0; pass < VHMM_EVICT_PASSES && vhmm_devmem_used(vd);
-	     pass++) {
-		if (pass)
-			msleep(20);
-		moved += vhmm_devmem_evict_pass(vd, src, dst);
+	while ((used = vhmm_devmem_used(vd))) {
+		unsigned long n;
+
+		if (passes++) {
+			atomic64_inc(&vd->stats.evict_retries);
+			if (time_after(jiffies, progress + VHMM_EVICT_STALL))
+				break;
+			if (time_after(jiffies, report)) {
+				dev_warn(&vd->vdev->dev,
+					 "eviction: %lu device pages left after %u s, %lu moved, %u passes\n",
+					 used,
+					 jiffies_to_msecs(jiffies - start) / 1000,
+					 moved, passes - 1);
+				report = jiffies + VHMM_EVICT_REPORT;
+			}
+			msleep(delay);
+			delay = min(2 * delay, 1000u);
+		}
+		n = vhmm_devmem_evict_pass(vd, src, dst);
+		if (n) {
+			moved += n;
+			progress = jiffies;
+			delay = 20;
+		}
 	}
 	kfree(src);
 	atomic64_add(moved, &vd->stats.evictions);
 	if (moved)
 		dev_info(&vd->vdev->dev, "evicted %lu device pages\n", moved);
-	used = vhmm_devmem_used(vd);
 	if (used)
-		dev_warn(&vd->vdev->dev, "%lu device pages still in use\n",
-			 used);
+		dev_warn(&vd->vdev->dev,
+			 "eviction gave up after %u s without progress: %lu device pages still in use, their data stays in device memory\n",
+			 jiffies_to_msecs(VHMM_EVICT_STALL) / 1000, used);
 }
 
 /**

@@ -473,6 +473,10 @@ static int vhmm_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "page_table_full: %lld\n",
 		   atomic64_read(&s->page_table_full));
 	seq_printf(m, "fences: %lld\n", atomic64_read(&s->fences));
+	seq_printf(m, "fault_alone: %lld\n", atomic64_read(&s->fault_alone));
+	seq_printf(m, "cpu_copies: %lld\n", atomic64_read(&s->cpu_copies));
+	seq_printf(m, "evict_retries: %lld\n",
+		   atomic64_read(&s->evict_retries));
 	seq_printf(m, "devmem_pages: %lu\n", vd->dm_nr_pages);
 	seq_printf(m, "devmem_used: %lu\n", vd->dm_nr_pages - nr_free);
 	return 0;

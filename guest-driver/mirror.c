@@ -52,6 +52,7 @@ MODULE_PARM_DESC(fence_timeout_ms,
 #define VHMM_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define VHMM_EXCL_CHUNK		64	/* pages per make_device_exclusive_range() */
 #define VHMM_COW_TRIES		(2 * VHMM_FAULT_CHUNK) /* see vhmm_mirror_fault() */
+#define VHMM_FAULT_STEP		1024	/* most pages one fault resolves */
 
 /**
  * vhmm_page_pte() - device page table address of a page
@@ -1035,14 +1036,31 @@ static int vhmm_job_reply(struct vhmm_job *job, u32 action)
  * replayed (RETRY: the device runs it again if it is stalled, and it faults
  * again if it still must; a job that is not stalled is not affected). After
  * VHMM_JOB_TIMEOUT it is canceled, so that the device gives its buffers
- * back, and fails with -ETIMEDOUT.
+ * back, and fails with -ETIMEDOUT. A fatal signal cancels it at once (its
+ * faults are no longer resolved, -EINTR); the wait for the device to give
+ * the buffers back goes on, bounded as before.
  */
 static int vhmm_job_wait(struct vhmm_job *job)
 {
 	struct vhmm_device *vd = job->mirror->vd;
 	unsigned long deadline = jiffies + VHMM_JOB_TIMEOUT;
+	long left;
 
-	while (!wait_for_completion_timeout(&job->req.done, VHMM_JOB_POLL)) {
+	for (;;) {
+		if (READ_ONCE(job->killed))
+			left = wait_for_completion_timeout(&job->req.done,
+							   VHMM_JOB_POLL);
+		else
+			left = wait_for_completion_killable_timeout(&job->req.done,
+								    VHMM_JOB_POLL);
+		if (left > 0)
+			break;
+		if (left < 0) {
+			job->err = -EINTR;
+			WRITE_ONCE(job->killed, true);
+			vhmm_job_reply(job, VIRTIO_HMM_REPLY_CANCEL);
+			continue;
+		}
 		if (time_after(jiffies, deadline)) {
 			job->err = -ETIMEDOUT;
 			vhmm_job_reply(job, VIRTIO_HMM_REPLY_CANCEL);
@@ -1052,6 +1070,10 @@ static int vhmm_job_wait(struct vhmm_job *job)
 			dev_err(&vd->dev, "job %u: no answer from the device in %u ms\n",
 				job->tag, jiffies_to_msecs(VHMM_JOB_TIMEOUT));
 			return -ETIMEDOUT;
+		}
+		if (READ_ONCE(job->killed)) {
+			vhmm_job_reply(job, VIRTIO_HMM_REPLY_CANCEL);
+			continue;
 		}
 		atomic64_inc(&vd->stats.job_replays);
 		vhmm_job_reply(job, VIRTIO_HMM_REPLY_RETRY);
@@ -1086,7 +1108,8 @@ int vhmm_job_finish(struct vhmm_job *job, int started)
 			break;
 		status = le32_to_cpu(job->req.tail->status);
 		/* too many jobs stalled on faults: run it again later */
-		if (status != VIRTIO_HMM_S_NOSPC || time_after(jiffies, deadline))
+		if (status != VIRTIO_HMM_S_NOSPC ||
+		    time_after(jiffies, deadline) || READ_ONCE(job->killed))
 			break;
 		usleep_range(500, 1000);
 		reinit_completion(&job->req.done);
@@ -1162,6 +1185,12 @@ static void vhmm_fault_range(struct vhmm_fault_item *it)
 		it->end = job->end;
 	else if (page >= job->start2 && page < job->end2)
 		it->end = job->end2;
+	/*
+	 * One step at a time: the work is ordered and shared by every
+	 * process on the device. The job faults again past the step and the
+	 * next record, queued behind the others, resolves the next one.
+	 */
+	it->end = min(it->end, it->start + VHMM_FAULT_STEP * PAGE_SIZE);
 }
 
 static int vhmm_fault_resolve(struct vhmm_fault_item *it)
@@ -1171,6 +1200,9 @@ static int vhmm_fault_resolve(struct vhmm_fault_item *it)
 
 	if (it->job->nofault)
 		return -ENOENT;
+	/* its process is dying: do not fault in memory nobody will use */
+	if (READ_ONCE(it->job->killed))
+		return -EINTR;
 	if (it->access & VIRTIO_HMM_ACCESS_ATOMIC) {
 		if (!mirror->vd->atomics)
 			return -EOPNOTSUPP;

@@ -41,6 +41,7 @@
 #define VHMM_QUERY_CHUNK	512	/* CHECK_EXCLUSIVE entries per QUERY */
 #define VHMM_MAX_PARALLEL_JOBS	8
 #define VHMM_RANGE_JOB_BYTES	(64 * PAGE_SIZE)	/* FILL, COPY piece */
+#define VHMM_MMAP_CHUNK		64	/* pages mmap() allocates at a time */
 
 static void *vhmm_job_wire(struct vhmm_job *job)
 {
@@ -681,23 +682,41 @@ static long vhmm_fops_ioctl(struct file *filp, unsigned int ioc,
 	}
 }
 
-/* As test_hmm: a mapping of zeroed, ordinary pages (hmm-tests' mixedmap). */
+/*
+ * As test_hmm: a mapping of zeroed, ordinary pages (hmm-tests' mixedmap),
+ * inserted at mmap() time so that a SNAPSHOT sees them. The caller can ask
+ * for any length: the pages are charged to its memory cgroup
+ * (__GFP_ACCOUNT), allocated and inserted VHMM_MMAP_CHUNK at a time, and a
+ * fatal signal (the OOM killer's too) stops it; on error mmap_region()
+ * unmaps what was inserted.
+ */
 static int vhmm_fops_mmap(struct file *filp, struct vm_area_struct *vma)
 {
-	unsigned long addr;
+	struct page *pages[VHMM_MMAP_CHUNK];
+	unsigned long addr, n, i, got, left;
+	int ret = 0;
 
-	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-		int ret;
-
-		if (!page)
-			return -ENOMEM;
-		ret = vm_insert_page(vma, addr, page);
-		put_page(page);
-		if (ret)
-			return ret;
+	for (addr = vma->vm_start; addr < vma->vm_end && !ret;
+	     addr += n << PAGE_SHIFT) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = min_t(unsigned long, VHMM_MMAP_CHUNK,
+			  (vma->vm_end - addr) >> PAGE_SHIFT);
+		for (got = 0; got < n; got++) {
+			pages[got] = alloc_page(GFP_HIGHUSER | __GFP_ZERO |
+						__GFP_ACCOUNT);
+			if (!pages[got])
+				break;
+		}
+		left = got;
+		ret = got < n ? -ENOMEM :
+		      vm_insert_pages(vma, addr, pages, &left);
+		/* the page tables hold their own references */
+		for (i = 0; i < got; i++)
+			put_page(pages[i]);
+		cond_resched();
 	}
-	return 0;
+	return ret;
 }
 
 static int vhmm_fops_open(struct inode *inode, struct file *filp)

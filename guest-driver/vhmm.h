@@ -117,6 +117,12 @@ struct vhmm_req {
  *	tables (max_page_tables); the driver gave translations back
  * @fences: times the device was reset for good because it did not
  *	acknowledge an invalidation (or by remove)
+ * @fault_alone: CPU faults whose window of pages did not copy back, so
+ *	that the faulting page was copied (and migrated) alone
+ * @cpu_copies: pages the CPU copied because the copy engine failed them
+ *	(coherent mode only: private memory has no CPU mapping)
+ * @evict_retries: eviction passes after the first (pages busy, or copies
+ *	failed)
  */
 struct vhmm_stats {
 	atomic64_t faults;
@@ -131,6 +137,9 @@ struct vhmm_stats {
 	atomic64_t devmem_full;
 	atomic64_t page_table_full;
 	atomic64_t fences;
+	atomic64_t fault_alone;
+	atomic64_t cpu_copies;
+	atomic64_t evict_retries;
 };
 
 /**
@@ -291,6 +300,7 @@ struct vhmm_mirror {
  * @end2: see @start2
  * @single: resolve only the faulting page (chase, atomics)
  * @nofault: do not resolve faults, cancel them (-ENOENT)
+ * @killed: the submitter got a fatal signal: faults are canceled (-EINTR)
  * @faults: faults resolved for this job
  * @err: why a fault was canceled
  * @sgs: the scatterlists it was submitted with, for resubmission
@@ -307,6 +317,7 @@ struct vhmm_job {
 	unsigned long end2;
 	bool single;
 	bool nofault;
+	bool killed;
 	atomic_t faults;
 	int err;
 	struct scatterlist **sgs;
