@@ -19,10 +19,13 @@ CFLAGS=(-static -O2 -g -Wall -I "$khdr")
 LIBVHMM=$BUILD/lib/libvhmm.a
 [ -f "$LIBVHMM" ] || die "$LIBVHMM missing; run 'make lib'"
 
-# stale OUTPUT: true when OUTPUT is missing or older than a file it was built from
+# stale OUTPUT SOURCE: true when OUTPUT is missing or older than a file it
+# was built from, or was built from another SOURCE (a build/ copied from
+# another checkout: its .d files name that checkout's files)
 stale() {
 	[ -f "$1" ] && [ -f "$1.d" ] || return 0
 	[ "$LIBVHMM" -nt "$1" ] && return 0
+	grep -qF "$2" "$1.d" || return 0
 	local f
 	for f in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$1.d"); do
 		[ "$f" -nt "$1" ] && return 0
@@ -33,7 +36,7 @@ stale() {
 # build OUTPUT SOURCE [extra flags...]
 build() {
 	local output=$1 source=$2; shift 2
-	stale "$output" || return 0
+	stale "$output" "$source" || return 0
 	log "cc ${source#"$TOP"/}"
 	$CC "${CFLAGS[@]}" -MMD -MF "$output.d" "$@" "$source" "$LIBVHMM" -lrt -lpthread -o "$output"
 }
