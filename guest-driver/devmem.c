@@ -455,6 +455,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 	unsigned long *src, *dst;
 	struct migrate_vma args = {};
 	unsigned long addr, next, i, gen, moved;
+	unsigned long remap_start = ULONG_MAX, remap_end = 0;
 	u64 *ptes;
 	int ret = 0, copied;
 
@@ -514,7 +515,10 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		atomic64_add(moved, &vd->stats.pages_to_dev);
 		trace_vhmm_migrate_to_dev(vd->index, mirror->asid, addr, next,
 					  moved);
-		vhmm_mirror_migrate_map(mirror, gen, &args, ptes);
+		if (!vhmm_mirror_migrate_map(mirror, gen, &args, ptes) && moved) {
+			remap_start = min(remap_start, addr);
+			remap_end = max(remap_end, next);
+		}
 		migrate_vma_finalize(&args);
 		/*
 		 * A failed copy migrated nothing of this batch: the data is
@@ -530,6 +534,14 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 	mmap_read_unlock(mm);
 	up_read(&vd->migrate_sem);
 	mutex_unlock(&mirror->migrate_lock);
+	/* batches that an invalidation (a THP split) kept from mapping */
+	if (remap_start < remap_end) {
+		int err = vhmm_mirror_remap_devmem(mirror, remap_start,
+						   remap_end);
+
+		if (!ret)
+			ret = err;
+	}
 	mmput(mm);
 	kfree(ptes);
 	return ret;

@@ -929,15 +929,19 @@ void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
  *
  * Maps the pages that migrated, in runs of consecutive pages, unless
  * something other than this mirror's migration invalidated the mirror
- * since vhmm_mirror_migrate_begin() (then device faults map them).
+ * since vhmm_mirror_migrate_begin(): then the pages the migration left
+ * may not be the ones it collected, and vhmm_mirror_remap_devmem() maps
+ * what is there once the migration is finalized.
  *
  * Context: process context; takes @mirror->mutex.
+ * Return: false when the mirror was invalidated meanwhile (nothing mapped).
  */
-void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
+bool vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
 			     const struct migrate_vma *args, u64 *ptes)
 {
 	struct vhmm_device *vd = mirror->vd;
 	unsigned long i, run = 0, run_start = 0;
+	bool mapped;
 
 	lockdep_assert_held(&mirror->migrate_lock);
 	mutex_lock(&mirror->mutex);
@@ -967,7 +971,100 @@ void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
 			break;
 		run = 0;
 	}
+	mapped = mirror->gen == gen;
 	mutex_unlock(&mirror->mutex);
+	return mapped;
+}
+
+/**
+ * vhmm_mirror_remap_devmem() - map the device's own pages of a range
+ * @mirror: the address space
+ * @start: page-aligned start
+ * @end: page-aligned end
+ *
+ * A migration to the device whose batch was invalidated by someone else
+ * while it ran (the split of a transparent huge page in its own
+ * migrate_vma_setup() is the common case) could not map what it moved.
+ * This maps, under the notifier sequence, every page of the range that is
+ * now this device's memory in the CPU page table, and nothing else: pages
+ * that stayed in system memory are left to device faults, as when the
+ * batch had mapped them, so that the ioctl's read-back reports them.
+ *
+ * Context: process context, may sleep; takes the mmap lock for reading and
+ * @mirror->mutex; must hold neither.
+ * Return: 0 or a negative errno (-ENOMEM, the device's error).
+ */
+int vhmm_mirror_remap_devmem(struct vhmm_mirror *mirror, unsigned long start,
+			     unsigned long end)
+{
+	struct mm_struct *mm = mirror->notifier.mm;
+	struct hmm_range range = {
+		.notifier = &mirror->notifier,
+		.dev_private_owner = mirror->vd,
+	};
+	unsigned long *pfns, addr, i, n, run, run_start;
+	unsigned int tries = 0;
+	u64 *ptes;
+	int ret = 0;
+
+	pfns = kmalloc_array(VHMM_FAULT_CHUNK, sizeof(*pfns), GFP_KERNEL);
+	ptes = kmalloc_array(VHMM_FAULT_CHUNK, sizeof(*ptes), GFP_KERNEL);
+	if (!pfns || !ptes) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	range.hmm_pfns = pfns;
+	if (!mmget_not_zero(mm))
+		goto out_free;
+	for (addr = start; addr < end && !ret; addr = range.end) {
+		range.start = addr;
+		range.end = min(addr + (VHMM_FAULT_CHUNK << PAGE_SHIFT), end);
+		n = (range.end - range.start) >> PAGE_SHIFT;
+		do {
+			range.notifier_seq =
+				mmu_interval_read_begin(range.notifier);
+			mmap_read_lock(mm);
+			ret = hmm_range_fault(&range);	/* no REQ_FAULT */
+			mmap_read_unlock(mm);
+		} while (ret == -EBUSY && !fatal_signal_pending(current));
+		if (ret)
+			break;
+		mutex_lock(&mirror->mutex);
+		if (mmu_interval_read_retry(range.notifier,
+					    range.notifier_seq)) {
+			/* changed again: a few more looks, then faults */
+			mutex_unlock(&mirror->mutex);
+			if (tries++ < 3)
+				range.end = addr;	/* this chunk again */
+			continue;
+		}
+		tries = 0;
+		for (i = 0, run = 0, run_start = 0; i <= n && !ret; i++) {
+			unsigned long hpfn = i < n ? pfns[i] : 0;
+
+			/* private or coherent device memory, ours */
+			if ((hpfn & HMM_PFN_VALID) &&
+			    is_zone_device_page(hmm_pfn_to_page(hpfn)) &&
+			    vhmm_devmem_is_ours(mirror->vd,
+						hmm_pfn_to_page(hpfn))) {
+				if (!run)
+					run_start = i;
+				ptes[run++] = vhmm_hmm_pfn_pte(mirror->vd, hpfn);
+				continue;
+			}
+			if (run)
+				ret = vhmm_mirror_map(mirror, range.start +
+						      (run_start << PAGE_SHIFT),
+						      ptes, run);
+			run = 0;
+		}
+		mutex_unlock(&mirror->mutex);
+	}
+	mmput(mm);
+out_free:
+	kfree(ptes);
+	kfree(pfns);
+	return ret;
 }
 
 /**

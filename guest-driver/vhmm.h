@@ -366,8 +366,10 @@ unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
 					unsigned long start, unsigned long end);
 void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
 				   const struct migrate_vma *args);
-void vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
+bool vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
 			     const struct migrate_vma *args, u64 *ptes);
+int vhmm_mirror_remap_devmem(struct vhmm_mirror *mirror, unsigned long start,
+			     unsigned long end);
 int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
 		   unsigned int out, unsigned int in);
 int vhmm_job_finish(struct vhmm_job *job, int started);
