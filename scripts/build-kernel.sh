@@ -40,11 +40,19 @@ make -s -C "$ksrc" O="$out" olddefconfig >/dev/null
 
 # A symbol whose dependencies are not met is dropped silently by Kconfig
 # (TEST_HMM without RUNTIME_TESTING_MENU, for one). Refuse such a config.
+# A later fragment overrides an earlier one ("# CONFIG_X is not set" too).
 bad=0
+declare -A want=()
 while IFS= read -r line; do
-	case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-	grep -qxF "$line" "$out/.config" || { echo "  wanted $line, got: $(grep "^${line%%=*}=" "$out/.config" || echo 'not set')" >&2; bad=1; }
+	case "$line" in
+	CONFIG_*=*) want[${line%%=*}]=$line ;;
+	"# CONFIG_"*" is not set") line=${line#\# }; unset "want[${line%% *}]" ;;
+	esac
 done < <(cat "${fragments[@]}")
+for sym in "${!want[@]}"; do
+	line=${want[$sym]}
+	grep -qxF "$line" "$out/.config" || { echo "  wanted $line, got: $(grep "^$sym=" "$out/.config" || echo 'not set')" >&2; bad=1; }
+done
 [ $bad -eq 0 ] || die "kernel config does not hold the fragment (see above)"
 
 log "building bzImage and modules (log: $out/build.log)"

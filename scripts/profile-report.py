@@ -12,6 +12,12 @@ notification, the interrupt), the wake-ups (done -> wake: the scheduler),
 and the rest, the guest's own work (building requests, page walks,
 migrate_vma, locks). Medians per phase and per request sequence; then the
 median submit -> done per request type.
+
+"=== graph ARGS" sections (FLAVOUR=bench: function_graph output for the
+ioctl entry points of both drivers) give, per driver and kind of ioctl
+(named after the driver function its entry point called), the mean time of
+one ioctl and of every function it called down to the graph's depth, in
+call order, those above 2% of the ioctl.
 """
 import re
 import statistics
@@ -29,10 +35,10 @@ def phases(src):
     name, lines = None, []
     for line in open(src, errors="replace"):
         line = line.rstrip("\r\n")
-        if line.startswith("=== phase "):
+        if line.startswith(("=== phase ", "=== graph ")):
             if name:
                 yield name, lines
-            name, lines = line[len("=== phase "):], []
+            name, lines = line[4:], []
         elif name:
             lines.append(line)
     if name:
@@ -69,11 +75,72 @@ def ioctls(lines):
     return out
 
 
+GRAPH = re.compile(r"^\s*\d+\)\s+(?:[+!#*@$]\s*)?(?P<dur>[\d.]+)?\s*(?:us)?\s*\|(?P<ind>\s*)(?P<body>.*)$")
+
+
+def graph_calls(lines):
+    """top-level calls: (name, duration us, [(depth, name, duration us)])"""
+    calls, stack = [], []
+    for line in lines:
+        m = GRAPH.match(line)
+        if not m:
+            continue
+        depth = len(m["ind"]) // 2
+        body = m["body"].strip()
+        dur = float(m["dur"]) if m["dur"] else None
+        name = re.sub(r"\s*\[[^]]*\]", "", body)
+        if body.endswith("{"):
+            stack.append([name[:-len("() {")].strip(), depth, []])
+        elif body.startswith("}"):
+            if not stack:
+                continue
+            fname, d, children = stack.pop()
+            if stack:
+                stack[-1][2].append((d, fname, dur or 0.0))
+                stack[-1][2].extend(children)
+            else:
+                calls.append((fname, dur or 0.0, children))
+        elif body.endswith(");") and stack:
+            stack[-1][2].append((depth, name[:-len("();")].strip(), dur or 0.0))
+    return calls
+
+
+def print_graph(name, lines):
+    kinds = {}
+    for top, dur, children in graph_calls(lines):
+        # the kind of ioctl: the first function it called that took time
+        first = next((c[1] for c in children if c[0] == 2 and c[2] > 0.2 * dur), "?")
+        kinds.setdefault((top, first), []).append((dur, children))
+    for (top, first), calls in sorted(kinds.items()):
+        n = len(calls)
+        mean = sum(c[0] for c in calls) / n
+        print()
+        print("%s, %s: %d calls, %.0f us each" % (name, top + " -> " + first, n, mean))
+        order, acc = [], {}
+        for _, children in calls:
+            for d, f, t in children:
+                k = (d, f)
+                if k not in acc:
+                    order.append(k)
+                    acc[k] = 0.0
+                acc[k] += t
+        for d, f in order:
+            t = acc[(d, f)] / n
+            if t >= 0.02 * mean:
+                print("  %s%-40s %8.0f us %3.0f%%" % ("  " * (d - 2), f, t, 100 * t / mean))
+
+
 def main():
+    graphs = []
+    for name, lines in phases(sys.argv[1]):
+        if name.startswith("graph "):
+            graphs.append((name, lines))
     by_type = {}
     print("| phase | ioctl's requests | ioctls | total us | requests out us | wake-ups us | guest work us | guest share |")
     print("|---|---|---|---|---|---|---|---|")
     for name, lines in phases(sys.argv[1]):
+        if name.startswith("graph "):
+            continue
         groups = {}
         for total, rs in ioctls(lines):
             if not rs or any(r["done"] is None for r in rs):
@@ -99,6 +166,8 @@ def main():
     for t, v in sorted(by_type.items()):
         print("| %s | %d | %.0f | %.0f | %.0f |" % (
             t, len(v), med(v) * 1e6, min(v) * 1e6, max(v) * 1e6))
+    for name, lines in graphs:
+        print_graph(name, lines)
 
 
 if __name__ == "__main__":

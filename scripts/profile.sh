@@ -8,6 +8,13 @@
 # interrupt) and the guest's own work (everything else), per phase and per
 # request type. docs/architecture.md ("Where a round trip goes") has what
 # it showed. RUNS=N (default 3) samples a point.
+#
+# FLAVOUR=bench (kvm/bench.config: the function graph tracer) also times
+# the functions that one ioctl calls, for virtio-hmm's vhmm_fops_ioctl()
+# and test_hmm's dmirror_fops_unlocked_ioctl() side by side, on one vCPU
+# (a task that sleeps may wake on another vCPU, which the graph cannot
+# follow): where the guest's share goes, and what test_hmm pays for the
+# same migration.
 set -euo pipefail
 STEP=profile
 . "$(dirname "$0")/common.sh"
@@ -27,9 +34,29 @@ phase() {
 	echo 0 >$T/tracing_on
 	echo "=== phase $*"; cat $T/trace
 }
+graph() {
+	echo 0 >$T/tracing_on; echo nop >$T/current_tracer; echo >$T/trace
+	echo vhmm_fops_ioctl >$T/set_graph_function || exit 1
+	echo 6 >$T/max_graph_depth
+	echo 0 >$T/options/funcgraph-irqs; echo 1 >$T/options/funcgraph-tail
+	echo function_graph >$T/current_tracer; echo 1 >$T/tracing_on
+	hmm-bench -r '"$RUNS"' "$@" virtio-hmm=/dev/virtio_hmm0 >/dev/null || exit 1
+	echo 0 >$T/tracing_on
+	echo "=== graph $*"; cat $T/trace
+	echo nop >$T/current_tracer
+}
 phase -t roundtrip
 phase -t migrate -s 65536
 phase -t migrate -s 2097152'
-log "one guest, hmm-bench -m on virtio-hmm with the request events traced (log $log)"
-"$TOP/kvm/run-vm" --quiet --timeout 900 --mem 1G --hmm mode=private,vram-size=256M --log "$log" -- "$cmd"
+smp=2
+if [ "$FLAVOUR" = bench ]; then
+	smp=1
+	# shellcheck disable=SC2016 # expanded in the guest
+	cmd="$cmd"'
+graph -t migrate -s 65536
+graph -t migrate -s 2097152
+graph -t roundtrip'
+fi
+log "one guest, hmm-bench -m on virtio-hmm with the request events traced${FLAVOUR:+, kernel flavour $FLAVOUR} (log $log)"
+"$TOP/kvm/run-vm" --quiet --timeout 1800 --mem 2G --smp "$smp" --hmm mode=private,vram-size=256M --log "$log" -- "$cmd"
 "$TOP/scripts/profile-report.py" "$log.out"
