@@ -214,6 +214,8 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 	int ret = 0;
 
 	lockdep_assert_held(&mirror->mutex);
+	trace_vhmm_map(vd->index, mirror->asid, va, npages,
+		       npages ? ptes[0] : 0, _RET_IP_);
 	mirror->lo = min(mirror->lo, va);
 	mirror->hi = max(mirror->hi, va + (npages << PAGE_SHIFT));
 	while (done < npages) {
@@ -918,6 +920,17 @@ void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
 		}
 	}
 	mutex_unlock(&mirror->mutex);
+	/*
+	 * @gen saw the invalidations that began after
+	 * vhmm_mirror_migrate_begin(), not one that began before and is
+	 * still running: another thread's migrate_vma_setup() may have
+	 * unmapped the device and only now collect pages, possibly the ones
+	 * this migration is about to map. Wait for those to end, and let the
+	 * map check the sequence, as any HMM mirror does (race found by
+	 * vhmm-race: a migration back collected the page another thread had
+	 * just migrated to the device and mapped, after its invalidation).
+	 */
+	mirror->mig_seq = mmu_interval_read_begin(&mirror->notifier);
 }
 
 /**
@@ -929,7 +942,8 @@ void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
  *
  * Maps the pages that migrated, in runs of consecutive pages, unless
  * something other than this mirror's migration invalidated the mirror
- * since vhmm_mirror_migrate_begin(): then the pages the migration left
+ * since vhmm_mirror_migrate_begin(), or anything since
+ * vhmm_mirror_migrate_collected() (@mirror->mig_seq): then the pages the migration left
  * may not be the ones it collected, and vhmm_mirror_remap_devmem() maps
  * what is there once the migration is finalized.
  *
@@ -945,7 +959,9 @@ bool vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
 
 	lockdep_assert_held(&mirror->migrate_lock);
 	mutex_lock(&mirror->mutex);
-	for (i = 0; mirror->gen == gen && i <= args->npages; i++) {
+	mapped = mirror->gen == gen &&
+		 !mmu_interval_read_retry(&mirror->notifier, mirror->mig_seq);
+	for (i = 0; mapped && i <= args->npages; i++) {
 		struct page *dpage = i < args->npages ?
 				     migrate_pfn_to_page(args->dst[i]) : NULL;
 
@@ -971,7 +987,6 @@ bool vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
 			break;
 		run = 0;
 	}
-	mapped = mirror->gen == gen;
 	mutex_unlock(&mirror->mutex);
 	return mapped;
 }

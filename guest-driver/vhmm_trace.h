@@ -13,6 +13,8 @@
  *   vhmm_migrate_to_ram  device pages copied back to system memory
  *   vhmm_invalidate      an mmu notifier invalidation seen by a mirror and
  *                        the range it unmapped in the device (0-0: none)
+ *   vhmm_map             a MAP of npages entries from va (the first entry,
+ *                        and the driver function that asked for it)
  *   vhmm_req_submit      a request or job added to a virtqueue and kicked
  *   vhmm_req_done        the virtqueue callback took it back (the device
  *                        answered; status as the device wrote it)
@@ -173,6 +175,32 @@ TRACE_EVENT(vhmm_invalidate,
 		  __entry->dev, __entry->asid, __entry->start, __entry->end,
 		  vhmm_show_event(__entry->event), __entry->unmap_start,
 		  __entry->unmap_end)
+);
+
+TRACE_EVENT(vhmm_map,
+	TP_PROTO(int dev, u32 asid, unsigned long va, unsigned long npages,
+		 u64 pte, unsigned long caller),
+	TP_ARGS(dev, asid, va, npages, pte, caller),
+	TP_STRUCT__entry(
+		__field(int, dev)
+		__field(u32, asid)
+		__field(unsigned long, va)
+		__field(unsigned long, npages)
+		__field(u64, pte)
+		__field(unsigned long, caller)
+	),
+	TP_fast_assign(
+		__entry->dev = dev;
+		__entry->asid = asid;
+		__entry->va = va;
+		__entry->npages = npages;
+		__entry->pte = pte;
+		__entry->caller = caller;
+	),
+	TP_printk("dev=%d asid=%u range=%#lx-%#lx npages=%lu pte=%#llx by %pS",
+		  __entry->dev, __entry->asid, __entry->va,
+		  __entry->va + (__entry->npages << PAGE_SHIFT),
+		  __entry->npages, __entry->pte, (void *)__entry->caller)
 );
 
 #define vhmm_show_type(type)						\

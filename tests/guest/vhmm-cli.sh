@@ -137,7 +137,7 @@ T=/sys/kernel/tracing
 [ -e $T/events ] || mount -t tracefs nodev $T
 ev=$T/events/virtio_hmm
 check "tracefs lists the driver's events" sh -c \
-	"ls $ev && for e in vhmm_fault vhmm_fault_resolve vhmm_migrate_to_dev vhmm_migrate_to_ram vhmm_invalidate vhmm_req_submit vhmm_req_done vhmm_req_wake; do [ -d $ev/\$e ] || exit 1; done"
+	"ls $ev && for e in vhmm_fault vhmm_fault_resolve vhmm_migrate_to_dev vhmm_migrate_to_ram vhmm_invalidate vhmm_map vhmm_req_submit vhmm_req_done vhmm_req_wake; do [ -d $ev/\$e ] || exit 1; done"
 
 # trace_sum EVENT: sum of npages= of EVENT's lines in the trace
 trace_sum() {

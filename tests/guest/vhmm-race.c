@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -110,6 +111,34 @@ static void write_page(unsigned int page)
 }
 
 /*
+ * The first wrong word stops tracefs's ring (when tracing: make stress
+ * users and developers enable the driver's events) so that the events that
+ * led to it are still there; the page's address goes into the trace.
+ */
+static void freeze_trace(unsigned int page)
+{
+	char msg[96];
+	int fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
+	int n;
+
+	if (fd >= 0) {
+		n = snprintf(msg, sizeof(msg), "vhmm-race: proc %u page %u at %p: wrong word",
+			     proc, page, (void *)((char *)mem + page * page_size));
+		if (write(fd, msg, n) < 0)
+			perror("trace_marker");
+		close(fd);
+	}
+	fd = open("/sys/kernel/tracing/tracing_on", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "0", 1) < 0)
+			perror("tracing_on");
+		close(fd);
+	}
+	printf("# proc %u: page %u is at %p\n", proc, page,
+	       (void *)((char *)mem + page * page_size));
+}
+
+/*
  * Check the words of @count pages from @first read into @buf: generation
  * within [lo[k], hi[k]] for the k-th page. Returns the wrong words.
  */
@@ -131,7 +160,9 @@ static unsigned long check(const char *what, const uint64_t *buf,
 			    (w & 0xffff) == i && g >= lo[k] && g <= hi[k])
 				continue;
 			bad++;
-			if (atomic_fetch_add(&reported, 1) < REPORT)
+			if (!atomic_fetch_add(&reported, 1))
+				freeze_trace(page);
+			if (atomic_load(&reported) <= REPORT)
 				printf("# proc %u: %s: page %u word %u: %#018" PRIx64
 				       " (proc %u page %u gen %u word %u), want proc %u page %u gen %u..%u word %u\n",
 				       proc, what, page, i, w,
