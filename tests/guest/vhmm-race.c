@@ -1,39 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhmm-race: threads race on the SAME pages on purpose. P processes (2)
- * with T threads each (3) share one virtio-hmm device; each process has N
- * pages (32) that its threads migrate to the device and back, write with
- * the CPU, read with the CPU and read with the device, at random, with no
- * lock between migrations and anything else. The two processes' migrations
- * recycle the same device pages, so a translation that outlives its page
- * shows another page's or another process's data.
+ * vhmm-race: processes whose threads race on the SAME pages on purpose
+ * (issue 13's reproduction): random migrations to the device and back,
+ * CPU writes, device writes, CPU reads and device reads of one small
+ * region, in several processes sharing one device at once. Every word the
+ * CPU or the device reads is checked exactly although the threads race.
  *
- * Every 64-bit word names where it belongs: process, page, generation and
- * word index (word()). A page's generation only grows: a CPU write takes
- * the page's lock, writes every word with gen + 1, then publishes it. So
- * every read can be checked exactly although the threads race:
- *   - a read holding the pages' locks (CPU verify, locked device read) must
- *     find every word of the current generation;
- *   - a read without them (device read, a migration's read-back) must find
- *     every word of the right process, page and index, with a generation
- *     between the one published before the read and the one after it (+1:
- *     a write in progress).
- * Any other word is a wrong word: printed (the first few of each process)
- * and counted. The run fails on any wrong word and on any ioctl error
- * other than the ones a race may legitimately cause (EBUSY, and ENOENT for
- * a migration's read-back of pages that another thread moved meanwhile).
+ * Words: word i of page p of process P at generation g is
  *
- * usage: vhmm-race [-d INDEX | -m MODE] [-t SECONDS] [-p PROCS]
- *                  [-T THREADS] [-n PAGES] [-s SEED]
- * Output: "# " lines with the figures; exit status 0 when nothing was wrong.
+ *	bits 63..56  0xa5 (magic)
+ *	bits 55..52  P
+ *	bits 51..44  p
+ *	bits 43..35  i (word index in the page)
+ *	bits 34..32  g & 7 (catches a word torn at its 4-byte halves)
+ *	bits 31..0   g
+ *
+ * Generations: every page has two counters, started and committed. A
+ * writer (CPU store loop or device WRITE of the whole page) holds the
+ * page's writer lock, sets started = g = started + 1, writes every word
+ * with g, then sets committed = g. Readers and migrations take no lock.
+ * So every word's generation only grows, and a word read between reading
+ * committed (lo, before) and started (hi, after) must have lo <= g <= hi.
+ *
+ * Wrong words, by kind: magic (not a word of this test, e.g. a freed
+ * page's garbage or zeroes), process (another process's word), page
+ * (another page's word: a stale translation), index (another offset),
+ * torn, stale (g < lo: an older copy of the page), future (g > hi).
+ *
+ * Each process opens the device FDS times (several mirrors of one mm) and
+ * each operation uses one of them at random. Only MIGRATE_TO_DEV may fail
+ * (ENOENT: a page stayed where it was); any other ioctl failure is an
+ * error of the test.
+ *
+ * Output: "# " lines with the seed, the operation counts, the words
+ * checked, the wrong words by kind, the first wrong words in detail and
+ * the time to the first. Exit status 0 when no word was wrong, no ioctl
+ * failed unexpectedly and every kind of operation ran.
+ *
+ * -S stops the kernel's tracing (tracefs tracing_on) at the first wrong word,
+ * so that the driver's trace events before it stay in the buffer.
+ *
+ * -D PATH opens another test_hmm-style device instead (the kernel's own
+ * test_hmm.ko, /dev/hmm_dmirror0: the reference the test is checked on).
+ *
+ * usage: vhmm-race [-m MODE | -d INDEX | -D PATH] [-t SECONDS] [-p PROCS]
+ *                  [-T THREADS] [-n PAGES] [-f FDS] [-s SEED] [-S]
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,333 +61,573 @@
 #include <unistd.h>
 #include "vhmm_test.h"
 
-#define MAX_PAGES	64
-#define MAX_THREADS	16
-#define MAX_READ	4	/* pages a device read covers at most */
-#define REPORT		8	/* wrong words printed per process */
+#define MAGIC		0xa5ULL
+#define MAX_PROCS	16
+#define MAX_PAGES	256
+#define MAX_FDS		8
+#define MAX_REPORTS	20
 
 enum op {
-	OP_CPU_WRITE, OP_CPU_VERIFY, OP_DEV_READ_LOCKED, OP_DEV_READ,
+	OP_CPU_WRITE, OP_DEV_WRITE, OP_CPU_READ, OP_DEV_READ,
 	OP_MIGRATE_DEV, OP_MIGRATE_SYS, NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
-	"cpu-write", "cpu-verify", "dev-read-locked", "dev-read",
-	"migrate-dev", "migrate-sys",
+	"cpu-write", "dev-write", "cpu-read", "dev-read", "migrate-dev",
+	"migrate-sys",
 };
 
-static const unsigned int op_weight[NR_OPS] = { 25, 10, 15, 15, 20, 15 };
+static const unsigned int op_weight[NR_OPS] = {
+	[OP_CPU_WRITE] = 6, [OP_DEV_WRITE] = 2, [OP_CPU_READ] = 3,
+	[OP_DEV_READ] = 6, [OP_MIGRATE_DEV] = 6, [OP_MIGRATE_SYS] = 3,
+};
 
-static int dev_index = -1;
-static const char *dev_mode = "private";
-static unsigned int seconds = 30, nprocs = 2, nthreads = 3, npages = 32;
-static unsigned int seed;
-static size_t page_size;
+enum wrong {
+	W_MAGIC, W_PROC, W_PAGE, W_INDEX, W_TORN, W_STALE, W_FUTURE, NR_WRONG
+};
 
-/* one process's state, shared by its threads */
-static int fd;
-static unsigned int proc;
-static uint64_t *mem;
-static pthread_mutex_t lock[MAX_PAGES];
-static _Atomic uint32_t gen[MAX_PAGES];
-static _Atomic unsigned long wrong, errors, tolerated;
-static _Atomic unsigned long ops[NR_OPS];
-static _Atomic int reported;
-static double deadline;
+static const char *const wrong_names[NR_WRONG] = {
+	"magic", "process", "page", "index", "torn", "stale", "future",
+};
 
-static double now(void)
+/* Shared by all processes (MAP_SHARED), updated atomically. */
+struct results {
+	uint64_t ops[NR_OPS];
+	uint64_t pages_moved[2];	/* cpages of MIGRATE_TO_DEV, _TO_SYS */
+	uint64_t partial;		/* MIGRATE_TO_DEV: ENOENT */
+	uint64_t words_checked;
+	uint64_t wrong[NR_WRONG];
+	uint64_t unexpected;		/* ioctls failing unexpectedly */
+	uint64_t reports;
+	int64_t first_wrong_ms;		/* -1: none yet */
+};
+
+static struct {
+	int index;
+	const char *mode, *path;
+	unsigned int seconds, procs, threads, pages, fds;
+	uint64_t seed;
+	bool stop_trace;
+} cfg = {
+	.index = -1, .mode = "private", .seconds = 30, .procs = 2,
+	.threads = 3, .pages = 32, .fds = 2,
+};
+
+static struct results *res;
+static struct timespec t_start;
+static time_t deadline;
+static size_t page_size, words_per_page;
+
+/* Per process */
+static unsigned int proc_id;
+static uint64_t *region;
+static int fds[MAX_FDS];
+static struct page_state {
+	pthread_mutex_t writer;	/* serialises the writers of the page */
+	uint64_t started;	/* generation being written (atomic) */
+	uint64_t committed;	/* generation fully written (atomic) */
+} pages[MAX_PAGES];
+
+/*
+ * The last RING operations of this process (all threads), to show which
+ * sequence of operations on a page came before its first wrong word.
+ */
+#define RING	128
+static struct ring_entry {
+	int64_t ms;		/* when it ended */
+	unsigned int thread, op, first, n;
+	int ret;
+	uint64_t cpages;
+} ring[RING];
+static uint64_t ring_next;	/* atomic */
+static int ring_dumped;		/* atomic: once per process */
+
+struct worker {
+	unsigned int id;
+	uint64_t rng;
+	uint64_t nops;
+	uint64_t *buf;		/* cfg.pages pages */
+	uint64_t lo[MAX_PAGES], hi[MAX_PAGES];
+};
+
+#define add(field, n)	__atomic_fetch_add(&res->field, (n), __ATOMIC_RELAXED)
+
+static uint64_t splitmix(uint64_t *x)
 {
-	struct timespec ts;
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
-static uint64_t word(unsigned int p, unsigned int page, uint32_t g,
-		     unsigned int i)
+static uint64_t rnd(struct worker *w, uint64_t n)
 {
-	return (uint64_t)p << 56 | (uint64_t)page << 48 | (uint64_t)g << 16 | i;
+	return n ? splitmix(&w->rng) % n : 0;
 }
 
-static unsigned int words_per_page(void)
+static int64_t elapsed_ms(void)
 {
-	return page_size / sizeof(uint64_t);
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t_start.tv_sec) * 1000 +
+	       (t.tv_nsec - t_start.tv_nsec) / 1000000;
 }
 
-static void write_page(unsigned int page)
+static uint64_t word(unsigned int proc, unsigned int page, unsigned int i,
+		     uint64_t gen)
 {
-	unsigned int i, n = words_per_page();
-	uint32_t g;
+	return MAGIC << 56 | (uint64_t)proc << 52 | (uint64_t)page << 44 |
+	       (uint64_t)i << 35 | (gen & 7) << 32 | (gen & 0xffffffffULL);
+}
 
-	pthread_mutex_lock(&lock[page]);
-	g = atomic_load(&gen[page]) + 1;
-	for (i = 0; i < n; i++)
-		((volatile uint64_t *)mem)[page * n + i] = word(proc, page, g, i);
-	atomic_store(&gen[page], g);
-	pthread_mutex_unlock(&lock[page]);
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	char line[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* one write: lines of different processes do not interleave */
+	dprintf(STDOUT_FILENO, "# %s\n", line);
 }
 
 /*
- * The first wrong word stops tracefs's ring (when tracing: make stress
- * users and developers enable the driver's events) so that the events that
- * led to it are still there; the page's address goes into the trace.
+ * Check the words of pages [first, first + n) as seen in @seen against
+ * the generation window [w->lo, w->hi] of each page.
  */
-static void freeze_trace(unsigned int page)
-{
-	char msg[96];
-	int fd = open("/sys/kernel/tracing/trace_marker", O_WRONLY);
-	int n;
+static void ring_dump(unsigned int p);
 
-	if (fd >= 0) {
-		n = snprintf(msg, sizeof(msg), "vhmm-race: proc %u page %u at %p: wrong word",
-			     proc, page, (void *)((char *)mem + page * page_size));
-		if (write(fd, msg, n) < 0)
-			perror("trace_marker");
+/* -S: keep the kernel's trace buffer as it was at the first wrong word */
+static void stop_trace(void)
+{
+	int fd = open("/sys/kernel/tracing/tracing_on", O_WRONLY);
+
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		say("cannot stop tracing: %s", strerror(errno));
+	if (fd >= 0)
 		close(fd);
-	}
-	fd = open("/sys/kernel/tracing/tracing_on", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "0", 1) < 0)
-			perror("tracing_on");
-		close(fd);
-	}
-	printf("# proc %u: page %u is at %p\n", proc, page,
-	       (void *)((char *)mem + page * page_size));
 }
 
-/*
- * Check the words of @count pages from @first read into @buf: generation
- * within [lo[k], hi[k]] for the k-th page. Returns the wrong words.
- */
-static unsigned long check(const char *what, const uint64_t *buf,
-			   unsigned int first, unsigned int count,
-			   const uint32_t *lo, const uint32_t *hi)
+static void check(struct worker *w, const char *what, const uint64_t *seen,
+		  unsigned int first, unsigned int n)
 {
-	unsigned int k, i, n = words_per_page();
-	unsigned long bad = 0;
+	unsigned int k, i;
 
-	for (k = 0; k < count; k++) {
-		unsigned int page = first + k;
+	for (k = 0; k < n; k++) {
+		unsigned int p = first + k, bad = 0, bad_i = 0;
+		uint64_t lo = w->lo[p], hi = w->hi[p], bad_v = 0;
+		enum wrong bad_kind = W_MAGIC;
 
-		for (i = 0; i < n; i++) {
-			uint64_t w = buf[k * n + i];
-			uint32_t g = (uint32_t)(w >> 16);
+		for (i = 0; i < words_per_page; i++) {
+			uint64_t v = seen[(size_t)k * words_per_page + i];
+			uint64_t g = v & 0xffffffffULL;
+			enum wrong kind;
 
-			if (w >> 48 == ((uint64_t)proc << 8 | page) &&
-			    (w & 0xffff) == i && g >= lo[k] && g <= hi[k])
+			if (v >> 56 != MAGIC)
+				kind = W_MAGIC;
+			else if ((v >> 52 & 0xf) != proc_id)
+				kind = W_PROC;
+			else if ((v >> 44 & 0xff) != p)
+				kind = W_PAGE;
+			else if ((v >> 35 & 0x1ff) != i)
+				kind = W_INDEX;
+			else if ((v >> 32 & 7) != (g & 7))
+				kind = W_TORN;
+			else if (g < lo)
+				kind = W_STALE;
+			else if (g > hi)
+				kind = W_FUTURE;
+			else
 				continue;
-			bad++;
-			if (!atomic_fetch_add(&reported, 1))
-				freeze_trace(page);
-			if (atomic_load(&reported) <= REPORT)
-				printf("# proc %u: %s: page %u word %u: %#018" PRIx64
-				       " (proc %u page %u gen %u word %u), want proc %u page %u gen %u..%u word %u\n",
-				       proc, what, page, i, w,
-				       (unsigned int)(w >> 56), (unsigned int)(w >> 48) & 0xff,
-				       g, (unsigned int)(w & 0xffff),
-				       proc, page, lo[k], hi[k], i);
+			add(wrong[kind], 1);
+			if (!bad++) {
+				bad_i = i;
+				bad_v = v;
+				bad_kind = kind;
+			}
+		}
+		if (!bad)
+			continue;
+		{
+			int64_t none = -1, now = elapsed_ms();
+
+			if (__atomic_compare_exchange_n(&res->first_wrong_ms, &none,
+							now, false, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED) &&
+			    cfg.stop_trace)
+				stop_trace();
+			/* one line per page of an operation that saw wrong words */
+			if (add(reports, 1) < MAX_REPORTS)
+				say("WRONG at %" PRId64 " ms: proc %u thread %u op %" PRIu64
+				    " %s pages %u..%u: page %u: %u wrong words, first word %u %s = %#018"
+				    PRIx64 " (proc %u page %u word %u gen %" PRIu64 "), want gen %"
+				    PRIu64 "..%" PRIu64,
+				    now, proc_id, w->id, w->nops, what, first,
+				    first + n - 1, p, bad, bad_i, wrong_names[bad_kind],
+				    bad_v, (unsigned int)(bad_v >> 52 & 0xf),
+				    (unsigned int)(bad_v >> 44 & 0xff),
+				    (unsigned int)(bad_v >> 35 & 0x1ff),
+				    (uint64_t)(bad_v & 0xffffffffULL), lo, hi);
+			ring_dump(p);
 		}
 	}
-	atomic_fetch_add(&wrong, bad);
-	return bad;
+	add(words_checked, (uint64_t)n * words_per_page);
 }
 
-/* an ioctl's error: the races named in the header are tolerated */
-static void ioctl_error(const char *what, int err, bool migration)
+static void window_before(struct worker *w, unsigned int first, unsigned int n)
 {
-	if (err == -EBUSY || (migration && err == -ENOENT)) {
-		atomic_fetch_add(&tolerated, 1);
+	unsigned int p;
+
+	for (p = first; p < first + n; p++)
+		w->lo[p] = __atomic_load_n(&pages[p].committed, __ATOMIC_ACQUIRE);
+}
+
+static void window_after(struct worker *w, unsigned int first, unsigned int n)
+{
+	unsigned int p;
+
+	for (p = first; p < first + n; p++)
+		w->hi[p] = __atomic_load_n(&pages[p].started, __ATOMIC_ACQUIRE);
+}
+
+static void ring_add(struct worker *w, unsigned int op, unsigned int first,
+		     unsigned int n, int ret, uint64_t cpages)
+{
+	struct ring_entry *e = &ring[__atomic_fetch_add(&ring_next, 1,
+							__ATOMIC_RELAXED) % RING];
+
+	e->ms = elapsed_ms();
+	e->thread = w->id;
+	e->op = op;
+	e->first = first;
+	e->n = n;
+	e->ret = ret;
+	e->cpages = cpages;
+}
+
+/* The recent operations that covered page @p (racy snapshot; diagnostics) */
+static void ring_dump(unsigned int p)
+{
+	uint64_t end = __atomic_load_n(&ring_next, __ATOMIC_RELAXED), i;
+
+	if (__atomic_exchange_n(&ring_dumped, 1, __ATOMIC_RELAXED))
 		return;
+	say("proc %u: the last operations that covered page %u (of %u in the ring):",
+	    proc_id, p, RING);
+	for (i = end > RING ? end - RING : 0; i < end; i++) {
+		struct ring_entry e = ring[i % RING];
+
+		if (p < e.first || p >= e.first + e.n)
+			continue;
+		say("  %" PRId64 " ms thread %u %s pages %u..%u ret %d cpages %" PRIu64,
+		    e.ms, e.thread, op_names[e.op], e.first, e.first + e.n - 1,
+		    e.ret, e.cpages);
 	}
-	atomic_fetch_add(&errors, 1);
-	printf("# proc %u: %s: %s\n", proc, what, strerror(-err));
 }
 
-static void dev_read(unsigned int first, unsigned int count, bool locked,
-		     uint64_t *buf)
+static bool ioctl_ok(struct worker *w, const char *what, int ret)
 {
-	uint32_t lo[MAX_READ], hi[MAX_READ];
-	unsigned int k;
+	if (!ret)
+		return true;
+	add(unexpected, 1);
+	say("proc %u thread %u op %" PRIu64 ": %s failed: %s (%d)", proc_id,
+	    w->id, w->nops, what, strerror(-ret), ret);
+	return false;
+}
+
+static int pick_fd(struct worker *w)
+{
+	return fds[rnd(w, cfg.fds)];
+}
+
+static uint64_t *page_addr(unsigned int p)
+{
+	return region + (size_t)p * words_per_page;
+}
+
+/* CPU writes every word of page @p (with @dev, the device's WRITE does) */
+static void op_write(struct worker *w, unsigned int p, bool dev)
+{
+	volatile uint64_t *dst = page_addr(p);
+	uint64_t g;
+	size_t i;
 	int ret;
 
-	if (locked)
-		for (k = 0; k < count; k++)	/* in page order: no deadlock */
-			pthread_mutex_lock(&lock[first + k]);
-	for (k = 0; k < count; k++)
-		lo[k] = atomic_load(&gen[first + k]);
-	ret = vhmm_dmirror(fd, HMM_DMIRROR_READ, (char *)mem + first * page_size,
-			   buf, count, NULL);
-	for (k = 0; k < count; k++)
-		hi[k] = locked ? lo[k] : atomic_load(&gen[first + k]) + 1;
-	if (ret)
-		ioctl_error("device read", ret, false);
-	else
-		check(locked ? "locked device read" : "device read", buf, first,
-		      count, lo, hi);
-	if (locked)
-		for (k = 0; k < count; k++)
-			pthread_mutex_unlock(&lock[first + k]);
+	pthread_mutex_lock(&pages[p].writer);
+	g = pages[p].started + 1;
+	__atomic_store_n(&pages[p].started, g, __ATOMIC_RELEASE);
+	if (dev) {
+		for (i = 0; i < words_per_page; i++)
+			w->buf[i] = word(proc_id, p, i, g);
+		ret = vhmm_dmirror(pick_fd(w), HMM_DMIRROR_WRITE, page_addr(p),
+				   w->buf, 1, NULL);
+		if (!ioctl_ok(w, "WRITE", ret))
+			dev = false;	/* repair it with the CPU below */
+	}
+	if (!dev)
+		for (i = 0; i < words_per_page; i++)
+			dst[i] = word(proc_id, p, i, g);
+	__atomic_store_n(&pages[p].committed, g, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&pages[p].writer);
+	ring_add(w, dev ? OP_DEV_WRITE : OP_CPU_WRITE, p, 1, 0, g);
 }
 
-static void migrate(unsigned int first, unsigned int count, bool to_dev,
-		    uint64_t *buf)
+static void op_cpu_read(struct worker *w, unsigned int first, unsigned int n)
 {
-	uint32_t lo[MAX_PAGES], hi[MAX_PAGES];
-	unsigned int k;
+	const volatile uint64_t *src = page_addr(first);
+	size_t i;
+
+	window_before(w, first, n);
+	for (i = 0; i < (size_t)n * words_per_page; i++)
+		w->buf[i] = src[i];
+	window_after(w, first, n);
+	ring_add(w, OP_CPU_READ, first, n, 0, 0);
+	check(w, "cpu-read", w->buf, first, n);
+}
+
+static void op_dev_read(struct worker *w, unsigned int first, unsigned int n)
+{
+	struct hmm_dmirror_cmd cmd;
 	int ret;
 
-	for (k = 0; k < count; k++)
-		lo[k] = atomic_load(&gen[first + k]);
-	ret = vhmm_dmirror(fd, to_dev ? HMM_DMIRROR_MIGRATE_TO_DEV :
-			   HMM_DMIRROR_MIGRATE_TO_SYS,
-			   (char *)mem + first * page_size, buf, count, NULL);
-	if (ret) {
-		ioctl_error(to_dev ? "migrate to device" : "migrate to system",
-			    ret, true);
+	window_before(w, first, n);
+	ret = vhmm_dmirror(pick_fd(w), HMM_DMIRROR_READ, page_addr(first),
+			   w->buf, n, &cmd);
+	window_after(w, first, n);
+	ring_add(w, OP_DEV_READ, first, n, ret, cmd.cpages);
+	if (!ioctl_ok(w, "READ", ret))
+		return;
+	if (cmd.cpages != n) {
+		add(unexpected, 1);
+		say("proc %u thread %u: READ of %u pages: cpages %llu", proc_id,
+		    w->id, n, (unsigned long long)cmd.cpages);
 		return;
 	}
-	if (!to_dev)
+	check(w, "dev-read", w->buf, first, n);
+}
+
+static void op_migrate(struct worker *w, unsigned int first, unsigned int n,
+		       bool to_dev)
+{
+	struct hmm_dmirror_cmd cmd;
+	int ret;
+
+	window_before(w, first, n);
+	ret = vhmm_dmirror(pick_fd(w), to_dev ? HMM_DMIRROR_MIGRATE_TO_DEV :
+			   HMM_DMIRROR_MIGRATE_TO_SYS, page_addr(first), w->buf,
+			   n, &cmd);
+	window_after(w, first, n);
+	ring_add(w, to_dev ? OP_MIGRATE_DEV : OP_MIGRATE_SYS, first, n, ret,
+		 ret ? 0 : cmd.cpages);
+	/* test_hmm semantics: ENOENT when a page stayed where it was */
+	if (to_dev && ret == -ENOENT) {
+		add(partial, 1);
 		return;
-	/* MIGRATE_TO_DEV read the range back through the device */
-	for (k = 0; k < count; k++)
-		hi[k] = atomic_load(&gen[first + k]) + 1;
-	check("migration read-back", buf, first, count, lo, hi);
+	}
+	if (!ioctl_ok(w, to_dev ? "MIGRATE_TO_DEV" : "MIGRATE_TO_SYS", ret))
+		return;
+	add(pages_moved[!to_dev], cmd.cpages);
+	/* MIGRATE_TO_DEV reads the range back through the device */
+	if (to_dev)
+		check(w, "migrate-dev", w->buf, first, n);
 }
 
-static void cpu_verify(unsigned int page)
+static void *worker_main(void *arg)
 {
-	uint32_t g;
+	struct worker *w = arg;
+	unsigned int total = 0, i;
 
-	pthread_mutex_lock(&lock[page]);
-	g = atomic_load(&gen[page]);
-	check("cpu verify", mem + page * words_per_page(), page, 1, &g, &g);
-	pthread_mutex_unlock(&lock[page]);
-}
+	for (i = 0; i < NR_OPS; i++)
+		total += op_weight[i];
+	while (time(NULL) < deadline) {
+		unsigned int r = rnd(w, total), op = 0;
+		unsigned int first = rnd(w, cfg.pages);
+		/* short ranges mostly, the whole region sometimes */
+		unsigned int n = rnd(w, 4) ? 1 + rnd(w, 4) : cfg.pages;
 
-static void *worker(void *arg)
-{
-	unsigned int rs = seed ^ (proc * 7919) ^ ((uintptr_t)arg * 104729);
-	uint64_t *buf = malloc(npages * page_size);
-	unsigned int total = 0, o;
-
-	if (!buf)
-		return NULL;
-	for (o = 0; o < NR_OPS; o++)
-		total += op_weight[o];
-	while (now() < deadline) {
-		unsigned int r = rand_r(&rs) % total, first, count;
-
-		for (o = 0; r >= op_weight[o]; o++)
-			r -= op_weight[o];
-		first = rand_r(&rs) % npages;
-		switch (o) {
+		if (n > cfg.pages - first) {
+			first = n >= cfg.pages ? 0 : cfg.pages - n;
+			n = cfg.pages - first;
+		}
+		while (r >= op_weight[op])
+			r -= op_weight[op++];
+		w->nops++;
+		add(ops[op], 1);
+		switch (op) {
 		case OP_CPU_WRITE:
-			write_page(first);
+			op_write(w, first, false);
 			break;
-		case OP_CPU_VERIFY:
-			cpu_verify(first);
+		case OP_DEV_WRITE:
+			op_write(w, first, true);
 			break;
-		case OP_DEV_READ_LOCKED:
+		case OP_CPU_READ:
+			op_cpu_read(w, first, n);
+			break;
 		case OP_DEV_READ:
-			count = 1 + rand_r(&rs) % MAX_READ;
-			if (first + count > npages)
-				count = npages - first;
-			dev_read(first, count, o == OP_DEV_READ_LOCKED, buf);
+			op_dev_read(w, first, n);
 			break;
-		default:
-			count = 1 + rand_r(&rs) % (npages - first);
-			migrate(first, count, o == OP_MIGRATE_DEV, buf);
+		case OP_MIGRATE_DEV:
+			op_migrate(w, first, n, true);
+			break;
+		case OP_MIGRATE_SYS:
+			op_migrate(w, first, n, false);
 			break;
 		}
-		atomic_fetch_add(&ops[o], 1);
 	}
-	free(buf);
 	return NULL;
 }
 
-static int run_process(unsigned int p)
+static int proc_main(unsigned int id)
 {
-	pthread_t th[MAX_THREADS];
-	unsigned int i, o;
+	pthread_t tids[64];
+	struct worker *w;
+	unsigned int i, p;
 
-	proc = p;
-	fd = vhmm_open_index(dev_index);
-	if (fd < 0) {
-		printf("# proc %u: cannot open virtio_hmm%d\n", p, dev_index);
-		return 1;
-	}
-	mem = vhmm_map_anon(npages * page_size);
-	if (!mem)
-		return 1;
-	/* 4 KiB pages: both directions then move single pages */
-	madvise(mem, npages * page_size, MADV_NOHUGEPAGE);
-	for (i = 0; i < npages; i++) {
-		pthread_mutex_init(&lock[i], NULL);
-		write_page(i);
-	}
-	deadline = now() + seconds;
-	for (i = 0; i < nthreads; i++)
-		if (pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i))
+	proc_id = id;
+	for (i = 0; i < cfg.fds; i++) {
+		fds[i] = cfg.path ? open(cfg.path, O_RDWR | O_CLOEXEC) :
+				    vhmm_open_index(cfg.index);
+		if (fds[i] < 0) {
+			say("proc %u: open device %d: %s", id, cfg.index,
+			    strerror(errno));
 			return 1;
-	for (i = 0; i < nthreads; i++)
-		pthread_join(th[i], NULL);
-	/* what is left, wherever it is, is still every page's last write */
-	for (i = 0; i < npages; i++)
-		cpu_verify(i);
-	printf("# proc %u:", p);
-	for (o = 0; o < NR_OPS; o++)
-		printf(" %s %lu", op_names[o], atomic_load(&ops[o]));
-	printf("; wrong words %lu, errors %lu, tolerated %lu\n",
-	       atomic_load(&wrong), atomic_load(&errors),
-	       atomic_load(&tolerated));
-	return atomic_load(&wrong) || atomic_load(&errors) ? 1 : 0;
+		}
+	}
+	region = vhmm_map_anon(cfg.pages * page_size);
+	w = calloc(cfg.threads, sizeof(*w));
+	say("proc %u: pid %d, pages at %p", id, getpid(), (void *)region);
+	if (!region || !w) {
+		say("proc %u: out of memory", id);
+		return 1;
+	}
+	for (p = 0; p < cfg.pages; p++) {
+		pthread_mutex_init(&pages[p].writer, NULL);
+		pages[p].started = pages[p].committed = 1;
+		for (i = 0; i < words_per_page; i++)
+			page_addr(p)[i] = word(id, p, i, 1);
+	}
+	for (i = 0; i < cfg.threads; i++) {
+		w[i].id = i;
+		w[i].rng = cfg.seed ^ ((uint64_t)id << 32 | i) * 0x9e3779b97f4a7c15ULL;
+		w[i].buf = vhmm_map_anon(cfg.pages * page_size);
+		if (!w[i].buf ||
+		    pthread_create(&tids[i], NULL, worker_main, &w[i])) {
+			say("proc %u: thread %u: cannot start", id, i);
+			return 1;
+		}
+	}
+	for (i = 0; i < cfg.threads; i++)
+		pthread_join(tids[i], NULL);
+
+	/* at the end, quiet: every page holds its last generation exactly */
+	{
+		struct worker *v = &w[0];
+
+		op_cpu_read(v, 0, cfg.pages);
+		for (p = 0; p < cfg.pages; p++)
+			if (v->lo[p] != v->hi[p])
+				say("proc %u: page %u: writer still running", id, p);
+	}
+	return 0;
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s [-m MODE | -d INDEX | -D PATH] [-t SECONDS] [-p PROCS] [-T THREADS]\n"
+		"          [-n PAGES] [-f FDS] [-s SEED] [-S]\n", argv0);
+	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned int p, failed = 0;
-	int opt, status;
+	unsigned int i, failed = 0, missing = 0;
+	uint64_t wrong = 0;
+	int c;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	page_size = sysconf(_SC_PAGESIZE);
-	seed = time(NULL);
-	while ((opt = getopt(argc, argv, "d:m:t:p:T:n:s:")) != -1) {
-		switch (opt) {
-		case 'd': dev_index = atoi(optarg); break;
-		case 'm': dev_mode = optarg; break;
-		case 't': seconds = atoi(optarg); break;
-		case 'p': nprocs = atoi(optarg); break;
-		case 'T': nthreads = atoi(optarg); break;
-		case 'n': npages = atoi(optarg); break;
-		case 's': seed = strtoul(optarg, NULL, 0); break;
-		default: goto usage;
+	cfg.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+	while ((c = getopt(argc, argv, "d:D:m:t:p:T:n:f:s:S")) != -1) {
+		switch (c) {
+		case 'd': cfg.index = atoi(optarg); break;
+		case 'D': cfg.path = optarg; break;
+		case 'S': cfg.stop_trace = true; break;
+		case 'm': cfg.mode = optarg; break;
+		case 't': cfg.seconds = strtoul(optarg, NULL, 0); break;
+		case 'p': cfg.procs = strtoul(optarg, NULL, 0); break;
+		case 'T': cfg.threads = strtoul(optarg, NULL, 0); break;
+		case 'n': cfg.pages = strtoul(optarg, NULL, 0); break;
+		case 'f': cfg.fds = strtoul(optarg, NULL, 0); break;
+		case 's': cfg.seed = strtoull(optarg, NULL, 0); break;
+		default: usage(argv[0]);
 		}
 	}
-	if (optind != argc || !nprocs || nprocs > 255 || !nthreads ||
-	    nthreads > MAX_THREADS || npages < MAX_READ || npages > MAX_PAGES)
-		goto usage;
-	if (dev_index < 0)
-		dev_index = vhmm_find(dev_mode, 0);
-	if (dev_index < 0) {
-		printf("# no %s virtio-hmm device\n", dev_mode);
+	if (!cfg.procs || cfg.procs > MAX_PROCS || !cfg.threads ||
+	    cfg.threads > 64 || !cfg.pages || cfg.pages > MAX_PAGES ||
+	    !cfg.fds || cfg.fds > MAX_FDS)
+		usage(argv[0]);
+	page_size = sysconf(_SC_PAGESIZE);
+	words_per_page = page_size / sizeof(uint64_t);
+	if (words_per_page > 512) {
+		fprintf(stderr, "page size %zu: word index needs more bits\n", page_size);
+		return 2;
+	}
+	if (cfg.index < 0 && !cfg.path)
+		cfg.index = vhmm_find(cfg.mode, 0);
+	if (cfg.index < 0 && !cfg.path) {
+		say("no %s virtio-hmm device", cfg.mode);
 		return 1;
 	}
-	printf("# virtio_hmm%d: %u processes x %u threads on %u pages each, %u s, seed %u\n",
-	       dev_index, nprocs, nthreads, npages, seconds, seed);
-	for (p = 0; p < nprocs; p++) {
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	res->first_wrong_ms = -1;
+	say("vhmm-race: device %s%d (%s), %u s, %u processes x %u threads, %u pages, %u fds, seed %#" PRIx64,
+	    cfg.path ? cfg.path : "virtio_hmm", cfg.index, cfg.mode, cfg.seconds, cfg.procs, cfg.threads, cfg.pages,
+	    cfg.fds, cfg.seed);
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
+	deadline = time(NULL) + cfg.seconds;
+	for (i = 0; i < cfg.procs; i++) {
 		pid_t pid = fork();
 
-		if (pid < 0)
+		if (pid < 0) {
+			perror("fork");
 			return 1;
+		}
 		if (!pid)
-			_exit(run_process(p + 1));
+			_exit(proc_main(i));
 	}
-	for (p = 0; p < nprocs; p++)
+	for (i = 0; i < cfg.procs; i++) {
+		int status;
+
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			failed++;
-	printf("# %u of %u processes saw wrong words or errors\n", failed, nprocs);
-	return failed ? 1 : 0;
-usage:
-	fprintf(stderr, "usage: vhmm-race [-d INDEX | -m MODE] [-t SECONDS] [-p PROCS] [-T THREADS] [-n PAGES] [-s SEED]\n");
-	return 2;
+	}
+	for (i = 0; i < NR_OPS; i++) {
+		say("%-12s %" PRIu64, op_names[i], res->ops[i]);
+		if (!res->ops[i])
+			missing++;
+	}
+	say("pages migrated to the device %" PRIu64 ", back %" PRIu64
+	    ", partial migrations %" PRIu64, res->pages_moved[0],
+	    res->pages_moved[1], res->partial);
+	for (i = 0; i < NR_WRONG; i++)
+		wrong += res->wrong[i];
+	say("words checked %" PRIu64 ", wrong %" PRIu64 " (magic %" PRIu64
+	    " process %" PRIu64 " page %" PRIu64 " index %" PRIu64 " torn %" PRIu64
+	    " stale %" PRIu64 " future %" PRIu64 "), first wrong at %" PRId64 " ms",
+	    res->words_checked, wrong, res->wrong[W_MAGIC], res->wrong[W_PROC],
+	    res->wrong[W_PAGE], res->wrong[W_INDEX], res->wrong[W_TORN],
+	    res->wrong[W_STALE], res->wrong[W_FUTURE], res->first_wrong_ms);
+	say("unexpected ioctl failures %" PRIu64 ", failed processes %u, operations never run %u",
+	    res->unexpected, failed, missing);
+	return wrong || res->unexpected || failed || missing ||
+	       !res->words_checked ? 1 : 0;
 }
