@@ -12,7 +12,7 @@
 #   make shell    the demo's guest with a shell on the console
 #   make bench    virtio-hmm against test_hmm and memcpy, and the device's
 #                 request rates through qtest; tables + build/bench.json
-#   make fuzz     QEMU's generic fuzzer (ASan/UBSan) on the device, FUZZ_TIME=600 s
+#   make fuzz     the device's structure-aware fuzzer (ASan/UBSan), FUZZ_TIME=600 s
 #   make stress   the guest stress test for STRESS_TIME=600 s (FLAVOUR=debug: KASAN)
 #   make clean    remove build/ except the downloaded sources
 

@@ -19,7 +19,7 @@ PAGE = 4096
 # FuzzOp.op (enum order in virtio_hmm_fuzz.c)
 (CREATE_AS, DESTROY_AS, MAP, UNMAP, QUERY, COPY, FAULT_REPLY, GET_STATS,
  JOB_RW, JOB_ATOMIC, JOB_CHASE, FAULT_BUFS, QUEUE_RESET, DEVICE_RESET, RAW,
- MEMWRITE, SWITCH, SETTLE) = range(18)
+ MEMWRITE, SWITCH, SETTLE, RUNSTATE) = range(19)
 
 # FuzzOp.layout
 L_IN_SPLIT, L_IN_AT, L_OUT_AT, L_SWAP, L_SHORT, L_NO_KICK = \
@@ -203,6 +203,14 @@ SEEDS = {
         job(T_JOB_READ, 20, small=8) + op(DEVICE_RESET) + stats() +
         create(0) + op(SWITCH, n=1) + op(DEVICE_RESET) + op(SWITCH, n=0) +
         query(0, 2)),
+    # runstate-test.c: quiescent while the VM is stopped, kicks then seen
+    'runstate': (
+        create(0) + map_ram(0, [0, 1]) + op(FAULT_BUFS, n=1) +
+        job(T_JOB_READ, 13, small=8, tag=8) + op(RUNSTATE) +
+        job(T_JOB_READ, 0, pages=2) + stats() + op(UNMAP, sel_b=1) +
+        op(RUNSTATE) + map_ram(13, [2], VALID | READ) +
+        reply([(8, 0, REPLY_RETRY)]) + op(RUNSTATE) + destroy(0) +
+        op(DEVICE_RESET) + op(RUNSTATE) + stats()),
     # mmu-test.c: page tables across boundaries, UNMAP to the top
     'map-limit': b''.join(
         op(MAP, sel_a=VA_PT, n=16, x=i) +

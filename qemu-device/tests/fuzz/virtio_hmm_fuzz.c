@@ -34,6 +34,7 @@
 #include "qemu/osdep.h"
 
 #include "qemu/main-loop.h"
+#include "sysemu/runstate.h"
 #include "qom/object.h"
 #include "hw/virtio/virtio-hmm.h"
 #include "tests/qtest/libqtest.h"
@@ -91,6 +92,7 @@ enum {
     FUZZ_OP_MEMWRITE,       /* + n % 256 bytes into a data page */
     FUZZ_OP_SWITCH,         /* the other device */
     FUZZ_OP_SETTLE,         /* step the clock, run the main loop */
+    FUZZ_OP_RUNSTATE,       /* stop the VM, or let it run again */
     FUZZ_OP__MAX,
 };
 
@@ -366,13 +368,15 @@ static struct virtio_hmm_head mkhead(const FuzzOp *op, uint16_t type)
 
 /* Settle: the worker idle, every completion pushed */
 
+/* A device of a stopped VM is quiescent: it keeps what it has queued */
 static bool hmm_idle(VirtIOHMM *s)
 {
     bool idle;
 
     qemu_mutex_lock(&s->lock);
-    idle = !s->busy && QTAILQ_EMPTY(&s->requests) &&
-           QTAILQ_EMPTY(&s->jobs) && QTAILQ_EMPTY(&s->done);
+    idle = !s->busy &&
+           (s->stopped || (QTAILQ_EMPTY(&s->requests) &&
+                           QTAILQ_EMPTY(&s->jobs) && QTAILQ_EMPTY(&s->done)));
     qemu_mutex_unlock(&s->lock);
     return idle;
 }
@@ -672,6 +676,23 @@ static void op_memwrite(const FuzzOp *op)
     }
 }
 
+/*
+ * Stop or start the VM as the devices see it: the run state and its
+ * change handlers, as vm_stop() and vm_start() do, without pausing and
+ * resuming the vCPU threads, which a forked child does not have (and
+ * under accel=qtest they run nothing).
+ */
+static void set_running(bool running)
+{
+    if (running) {
+        runstate_set(RUN_STATE_RUNNING);
+        vm_state_notify(true, RUN_STATE_RUNNING);
+    } else {
+        runstate_set(RUN_STATE_PAUSED);
+        vm_state_notify(false, RUN_STATE_PAUSED);
+    }
+}
+
 static void run(void)
 {
     while (fz.size >= sizeof(FuzzOp)) {
@@ -743,7 +764,14 @@ static void run(void)
         case FUZZ_OP_SETTLE:
             qtest_clock_step(fz.qts, op.x % 1000000);
             break;
+        case FUZZ_OP_RUNSTATE:
+            set_running(!runstate_is_running());
+            break;
         }
+        settle();
+    }
+    if (!runstate_is_running()) {
+        set_running(true);
         settle();
     }
 }
@@ -933,6 +961,11 @@ static void *hmm_fuzz_cmdline(GString *cmd_line, void *arg)
                            " -global virtio-hmm-device.vram-size=%llu"
                            " -device virtio-hmm-pci,addr=05.0,mode=coherent ",
                            VRAM_SIZE);
+    /* HMM_FUZZ_TRACE=virtio_hmm_complete: what each request came to */
+    if (getenv("HMM_FUZZ_TRACE")) {
+        g_string_append_printf(cmd_line, " -trace '%s' ",
+                               getenv("HMM_FUZZ_TRACE"));
+    }
     return arg;
 }
 
