@@ -14,7 +14,7 @@
 #                 device's request rates through qtest; tables + build/bench.json
 #   make profile  where a round trip goes: each ioctl split into device requests
 #                 and guest work, from the driver's trace events
-#   make fuzz     QEMU's generic fuzzer (ASan/UBSan) on the device, FUZZ_TIME=600 s
+#   make fuzz     the device's structure-aware fuzzer (ASan/UBSan), FUZZ_TIME=600 s
 #   make stress   the guest stress test for STRESS_TIME=600 s (FLAVOUR=debug: KASAN)
 #   make clean    remove build/ except the downloaded sources
 

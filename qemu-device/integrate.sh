@@ -3,7 +3,8 @@
 #
 # The device files stay in this directory; the QEMU tree gets symlinks to
 # them and one line each in hw/virtio/Kconfig, hw/virtio/meson.build,
-# meson.build (trace-events) and tests/qtest/meson.build, plus the device
+# meson.build (trace-events), tests/qtest/meson.build and
+# tests/qtest/fuzz/meson.build, plus the device
 # name in hw/virtio/virtio.c. Editing a file here is then an incremental
 # rebuild for ninja. Idempotent.
 #
@@ -58,4 +59,14 @@ if [ -d "$here/tests" ]; then
 	link tests/qtest/virtio-hmm "$here/tests"
 	# after the qos_test_ss source set is complete, before qos-test uses it
 	add_line tests/qtest/meson.build "subdir('virtio-hmm')" "^tpmemu_files = "
+fi
+
+# The structure-aware fuzz targets (tests/fuzz/virtio_hmm_fuzz.c), with the
+# libqos driver linked in (only qos-test has it otherwise) and tests/qtest
+# on the include path for its header.  Built only with --enable-fuzzing.
+if [ -f "$here/tests/fuzz/virtio_hmm_fuzz.c" ]; then
+	link tests/qtest/fuzz/virtio_hmm_fuzz.c "$here/tests/fuzz/virtio_hmm_fuzz.c"
+	add_line tests/qtest/fuzz/meson.build \
+		"specific_fuzz_ss.add(when: 'CONFIG_VIRTIO_HMM', if_true: [files('virtio_hmm_fuzz.c', '../virtio-hmm/virtio-hmm.c'), declare_dependency(include_directories: include_directories('..'))])" \
+		"^specific_fuzz_ss.add(files('generic_fuzz.c'))"
 fi

@@ -213,10 +213,12 @@ static void *hmm_worker(void *opaque)
 }
 
 /*
- * The worker starts with the first request rather than at realize: a device
- * that is never driven costs no thread, and a process forked from a
- * realized machine (QEMU's fork-based fuzzer, for one) gets its own worker
- * instead of the parent's, which fork() does not copy.
+ * The worker starts with the first request rather than at realize, nor at
+ * the first kick (DRIVER_OK with ioeventfd, and every VM start, kick each
+ * queue once): a device that is never driven costs no thread, and a
+ * process forked from a realized machine (QEMU's fork-based fuzzer, for
+ * one) gets its own worker instead of the parent's, which fork() does not
+ * copy.
  */
 static void hmm_start_worker(VirtIOHMM *s)
 {
@@ -470,7 +472,6 @@ static void hmm_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
         s->recheck_queues = true;       /* see virtio_hmm_vm_state_change */
         return;
     }
-    hmm_start_worker(s);
     trace_virtio_hmm_kick(name);
 
     while (s->vq_gen[q] == gen && (req = virtqueue_pop(vq, sizeof(*req)))) {
@@ -501,6 +502,8 @@ static void hmm_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
         req->asid = le32_to_cpu(head.asid);
         req->tag = le64_to_cpu(head.tag);
 
+        /* even an inline request may leave work for it (job slices) */
+        hmm_start_worker(s);
         qemu_mutex_lock(&s->lock);
         if (!hmm_try_inline_locked(s, req)) {
             QTAILQ_INSERT_TAIL(vq == s->requestq ? &s->requests : &s->jobs,
