@@ -11,9 +11,14 @@
  * data, a guard page; a read-only area; a hole (unmapped); an output
  * buffer. A "huge" range starts in the hole or runs from the data into the
  * guard, so it fails at once instead of walking the address space.
+ *
+ * mmap_killed: an mmap() of the device file asks the driver for as many
+ * zeroed pages as the caller likes; SIGKILL stops it.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "vhmm_test.h"
 
@@ -402,5 +407,79 @@ ROW(ioctl_fill_wrong_size, .req = _IOWR('H', 0x41, char[16]),
 ROW(ioctl_info_wrong_dir, .req = _IOW('H', 0x40, struct virtio_hmm_info),
     .err = ENOTTY);
 ROW(ioctl_zero, .req = 0, .err = ENOTTY);
+
+static long long meminfo_kb(const char *name)
+{
+	size_t n = strlen(name);
+	long long v = -1;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':')
+			v = strtoll(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+#define MMAP_KILL_SIZE	(512LL << 20)	/* the mapping the child asks for */
+#define MMAP_KILL_AT	(48LL << 10)	/* KiB allocated when it is killed */
+#define MMAP_KILL_SLACK	(16LL << 10)	/* KiB it may allocate after that */
+
+/*
+ * A child mmap()s 512 MiB of the device file (the driver allocates and
+ * inserts zeroed pages) and is killed once 48 MiB of memory are gone. The
+ * driver must notice the fatal signal and stop: free memory may drop by
+ * at most another 16 MiB after the kill (without the check, the mmap()
+ * allocates all 512 MiB before the child can die), the child dies of
+ * SIGKILL, and the memory comes back.
+ */
+TEST(mmap_killed)
+{
+	long long base, now, at_kill, low;
+	int idx = vhmm_find("private", 0), status;
+	pid_t pid, w;
+
+	if (idx < 0)
+		SKIP(return, "no private virtio-hmm device");
+	base = meminfo_kb("MemFree");
+	ASSERT_GT(base, MMAP_KILL_SIZE >> 10);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int fd = vhmm_open_index(idx);
+		void *p;
+
+		if (fd < 0)
+			_exit(2);
+		p = mmap(NULL, MMAP_KILL_SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+		/* reaching here means the mmap was not stopped */
+		_exit(p == MAP_FAILED ? 3 : 4);
+	}
+	do {
+		now = meminfo_kb("MemFree");
+		w = waitpid(pid, &status, WNOHANG);
+	} while (!w && base - now < MMAP_KILL_AT);
+	ASSERT_EQ(w, 0) TH_LOG("child exited before the kill: %#x", status);
+	at_kill = now;
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	low = at_kill;
+	do {
+		now = meminfo_kb("MemFree");
+		if (now < low)
+			low = now;
+		w = waitpid(pid, &status, WNOHANG);
+	} while (!w);
+	ASSERT_EQ(w, pid);
+	TH_LOG("free memory: %lld KiB before, %lld at the kill, lowest %lld after",
+	       base, at_kill, low);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(WTERMSIG(status), SIGKILL);
+	ASSERT_LT(at_kill - low, MMAP_KILL_SLACK);
+	/* the mapping was torn down: its pages are free again */
+	ASSERT_GT(meminfo_kb("MemFree"), base - MMAP_KILL_SLACK);
+}
 
 TEST_HARNESS_MAIN

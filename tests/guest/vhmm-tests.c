@@ -3,7 +3,8 @@
  * vhmm-tests: what the upstream hmm-tests do not cover of a virtio-hmm
  * device: its execution engine (fill, copy, atomics, pointer chasing) on
  * shared virtual memory, device fault batching, a working set larger than
- * device memory, isolation between processes, fork after migration, and
+ * device memory, isolation between processes, fork after migration, fault
+ * resolution shared fairly between processes and stopped by SIGKILL, and
  * unbinding the driver with data in device memory.
  *
  * Needs the driver loaded and, for every variant, a device of that mode
@@ -12,6 +13,7 @@
  * the device afterwards.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -611,6 +613,132 @@ TEST_F(vhmm, fork_after_migrate)
 		ASSERT_EQ(p[i], i);
 	free(buf);
 	munmap(p, size);
+}
+
+#define FAIR_PAGES	32768UL	/* 128 MiB: many resolution steps */
+
+/* Start a child that READs FAIR_PAGES never-touched pages with a file of
+ * its own; it reports to *sh when done. */
+struct fair_shared {
+	volatile int done;
+	int ret;
+	uint64_t faults;
+};
+
+static pid_t fair_reader(int index, unsigned long page_size,
+			 struct fair_shared *sh)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		size_t size = FAIR_PAGES * page_size;
+		int fd = vhmm_open_index(index);
+		/* read-only: every page faults in as the zero page, for free */
+		void *a = mmap(NULL, size, PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *buf = malloc(size);
+		struct hmm_dmirror_cmd cmd = {};
+
+		if (fd < 0 || a == MAP_FAILED || !buf)
+			_exit(2);
+		sh->ret = vhmm_dmirror(fd, HMM_DMIRROR_READ, a, buf, FAIR_PAGES,
+				       &cmd);
+		sh->faults = cmd.faults;
+		sh->done = 1;
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Wait until the device has posted a fault record after @before. */
+static void fair_wait_fault(int index, long long before,
+			    struct fair_shared *sh)
+{
+	while (vhmm_debugfs_counter(index, "device_stats", "faults") == before &&
+	       !sh->done)
+		;
+}
+
+/*
+ * Fault resolution is one ordered work item per device. A child READs a
+ * 128 MiB range nothing has touched; while it is being resolved, this
+ * process READs one page of its own, which also faults. That fault must
+ * be answered before the child's range is mapped in full: a resolution
+ * maps a bounded step (the child's job faults again further on), so the
+ * device's mapped pages at our answer are fewer than the child's range,
+ * and the child saw many faults, not one.
+ */
+TEST_F_TIMEOUT(vhmm, fault_fairness, 150)
+{
+	struct fair_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long mapped0, faults0, mapped;
+	uint64_t *q = vhmm_map_anon(self->page_size), *buf = malloc(self->page_size);
+	struct hmm_dmirror_cmd cmd;
+	int status, child_done;
+	pid_t pid;
+
+	ASSERT_NE(sh, MAP_FAILED);
+	ASSERT_NE(q, NULL);
+	ASSERT_NE(buf, NULL);
+	q[0] = 0x1234567;
+	mapped0 = vhmm_debugfs_counter(self->index, "device_stats", "mapped_pages");
+	faults0 = vhmm_debugfs_counter(self->index, "device_stats", "faults");
+	ASSERT_GE(mapped0, 0);
+	ASSERT_GE(faults0, 0);
+	pid = fair_reader(self->index, self->page_size, sh);
+	ASSERT_GE(pid, 0);
+	fair_wait_fault(self->index, faults0, sh);
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, q, buf, 1, &cmd), 0);
+	mapped = vhmm_debugfs_counter(self->index, "device_stats", "mapped_pages");
+	child_done = sh->done;
+	ASSERT_EQ(cmd.faults, 1);
+	ASSERT_EQ(buf[0], 0x1234567);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_EQ(sh->ret, 0);
+	TH_LOG("mapped when our fault was answered: %lld of the child's %lu pages; child faults %llu",
+	       mapped - mapped0, FAIR_PAGES, (unsigned long long)sh->faults);
+	ASSERT_FALSE(child_done);
+	ASSERT_LT(mapped - mapped0, (long long)FAIR_PAGES);
+	ASSERT_GE(sh->faults, FAIR_PAGES / 1024);
+	free(buf);
+	munmap(q, self->page_size);
+	munmap(sh, sizeof(*sh));
+}
+
+/*
+ * SIGKILL in the middle of a large READ: the process dies (its job is
+ * canceled, its faults are no longer resolved) and its device address
+ * space goes away with it.
+ */
+TEST_F_TIMEOUT(vhmm, fault_killed, 150)
+{
+	struct fair_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long spaces0, faults0, mapped0;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(sh, MAP_FAILED);
+	spaces0 = vhmm_debugfs_counter(self->index, "device_stats", "address_spaces");
+	mapped0 = vhmm_debugfs_counter(self->index, "device_stats", "mapped_pages");
+	faults0 = vhmm_debugfs_counter(self->index, "device_stats", "faults");
+	ASSERT_GE(spaces0, 0);
+	pid = fair_reader(self->index, self->page_size, sh);
+	ASSERT_GE(pid, 0);
+	fair_wait_fault(self->index, faults0, sh);
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(WTERMSIG(status), SIGKILL);
+	ASSERT_FALSE(sh->done);
+	ASSERT_EQ(vhmm_debugfs_counter(self->index, "device_stats", "address_spaces"),
+		  spaces0);
+	ASSERT_EQ(vhmm_debugfs_counter(self->index, "device_stats", "mapped_pages"),
+		  mapped0);
+	munmap(sh, sizeof(*sh));
 }
 
 static int write_file(const char *path, const char *s)
