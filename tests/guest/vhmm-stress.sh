@@ -8,6 +8,7 @@ t=${VHMM_STRESS_TIME:-25}
 echo "TAP version 13"
 echo "1..2"
 n=0
+failed=0
 run() {
 	name=$1; shift
 	n=$((n + 1))
@@ -15,7 +16,10 @@ run() {
 		echo "ok $n $name"
 	else
 		echo "not ok $n $name"
+		failed=1
 	fi
 }
 run private -m private -t "$t" -p 3 -T 3
 run coherent -m coherent -t $((t / 3 + 1)) -p 2 -T 3
+# non-zero when a run failed: scripts/stress.sh reports it
+exit $failed
