@@ -425,10 +425,10 @@ static bool vhmm_mirror_invalidate(struct mmu_interval_notifier *mni,
 	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == mirror) {
 		/*
 		 * This mirror's own migration to the device, the only user of
-		 * this cookie (one at a time, under migrate_lock). During its
-		 * migrate_vma_setup() it updates the device page table itself
-		 * (vhmm_mirror_migrate_collected()); afterwards the UNMAP is
-		 * sent, but the pages it installs are not stale.
+		 * this cookie (one at a time, under migrate_lock). It updates
+		 * the device page table itself: the setup's collected pages in
+		 * vhmm_mirror_migrate_collected(); the holes that
+		 * migrate_vma_pages() fills had no translation.
 		 */
 		if (range->start >= mirror->mig_start &&
 		    range->end <= mirror->mig_end)
@@ -860,9 +860,10 @@ out_free:
  * @start: the range given to migrate_vma_setup()
  * @end: see @start
  *
- * From here to vhmm_mirror_migrate_collected(), the notifier leaves the
- * device page table of [@start, @end) to the migration for its own
- * MMU_NOTIFY_MIGRATE (owner @mirror), and only for that.
+ * From here to vhmm_mirror_migrate_map(), the notifier leaves the device
+ * page table of [@start, @end) to the migration for its own
+ * MMU_NOTIFY_MIGRATE (owner @mirror: the setup's, and the one
+ * migrate_vma_pages() sends before it fills holes), and only for that.
  *
  * Context: process context; takes @mirror->mutex.
  * Return: the invalidation generation, for vhmm_mirror_migrate_map().
@@ -878,6 +879,18 @@ unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
 	mirror->mig_start = start;
 	mirror->mig_end = end;
 	mutex_unlock(&mirror->mutex);
+	/*
+	 * @gen sees the invalidations whose callback runs from here on, not
+	 * one whose callback already ran and whose page-table work is still
+	 * going on: a MADV_DONTNEED could then zap the migration entries the
+	 * setup installs, or another thread's migration back collect the
+	 * pages this one maps, and the device would keep a translation to a
+	 * page that finalize frees. Wait for those to end before the setup
+	 * (no page lock is held yet); the sequence itself is not kept, since
+	 * this migration's own invalidations move it too. (Races found by
+	 * vhmm-race and by review.)
+	 */
+	mmu_interval_read_begin(&mirror->notifier);
 	return gen;
 }
 
@@ -886,8 +899,7 @@ unsigned long vhmm_mirror_migrate_begin(struct vhmm_mirror *mirror,
  * @mirror: see vhmm_mirror_migrate_begin()
  * @args: the migration, or NULL when migrate_vma_setup() failed
  *
- * Ends the window of vhmm_mirror_migrate_begin() and removes the device
- * translations of the pages the setup collected (runs of them), which the
+ * Removes the device translations of the pages the setup collected (runs of them), which the
  * skipped invalidation left alone, before their contents are copied; the
  * others stay mapped (their pages did not change).
  *
@@ -901,8 +913,10 @@ void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
 
 	lockdep_assert_held(&mirror->migrate_lock);
 	mutex_lock(&mirror->mutex);
-	mirror->mig_start = 0;
-	mirror->mig_end = 0;
+	if (!args) {
+		mirror->mig_start = 0;
+		mirror->mig_end = 0;
+	}
 	for (i = 0; args && i <= args->npages; i++) {
 		bool collected = i < args->npages &&
 				 (args->src[i] & MIGRATE_PFN_MIGRATE);
@@ -920,17 +934,6 @@ void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
 		}
 	}
 	mutex_unlock(&mirror->mutex);
-	/*
-	 * @gen saw the invalidations that began after
-	 * vhmm_mirror_migrate_begin(), not one that began before and is
-	 * still running: another thread's migrate_vma_setup() may have
-	 * unmapped the device and only now collect pages, possibly the ones
-	 * this migration is about to map. Wait for those to end, and let the
-	 * map check the sequence, as any HMM mirror does (race found by
-	 * vhmm-race: a migration back collected the page another thread had
-	 * just migrated to the device and mapped, after its invalidation).
-	 */
-	mirror->mig_seq = mmu_interval_read_begin(&mirror->notifier);
 }
 
 /**
@@ -942,8 +945,8 @@ void vhmm_mirror_migrate_collected(struct vhmm_mirror *mirror,
  *
  * Maps the pages that migrated, in runs of consecutive pages, unless
  * something other than this mirror's migration invalidated the mirror
- * since vhmm_mirror_migrate_begin(), or anything since
- * vhmm_mirror_migrate_collected() (@mirror->mig_seq): then the pages the migration left
+ * since vhmm_mirror_migrate_begin() (which also waited for the
+ * invalidations already running to end): then the pages the migration left
  * may not be the ones it collected, and vhmm_mirror_remap_devmem() maps
  * what is there once the migration is finalized.
  *
@@ -959,8 +962,10 @@ bool vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
 
 	lockdep_assert_held(&mirror->migrate_lock);
 	mutex_lock(&mirror->mutex);
-	mapped = mirror->gen == gen &&
-		 !mmu_interval_read_retry(&mirror->notifier, mirror->mig_seq);
+	/* the window of vhmm_mirror_migrate_begin() ends here */
+	mirror->mig_start = 0;
+	mirror->mig_end = 0;
+	mapped = mirror->gen == gen;
 	for (i = 0; mapped && i <= args->npages; i++) {
 		struct page *dpage = i < args->npages ?
 				     migrate_pfn_to_page(args->dst[i]) : NULL;

@@ -260,13 +260,11 @@ struct vhmm_device {
  *	need not allocate; always back (refcount 1) when @mutex is free
  * @map_req: the MAP request reused under @mutex: allocating there could
  *	recurse into reclaim and our own invalidate callback
- * @mig_start: range whose migrate_vma_setup() is running in
+ * @mig_start: range whose migration (setup to map) is running in
  *	vhmm_migrate_to_dev() on this mirror: its MMU_NOTIFY_MIGRATE with
  *	owner == this mirror (the per-migration cookie, unique under
  *	@migrate_lock) leaves the device page table to the migration
  * @mig_end: see @mig_start
- * @mig_seq: the notifier sequence once that setup returned (under
- *	@migrate_lock): the map of the migrated pages checks it
  * @migrate_lock: serializes vhmm_migrate_to_dev() on this mirror
  *
  * The mirror pointer is the pgmap_owner of this mirror's migrations to the
@@ -288,7 +286,6 @@ struct vhmm_mirror {
 	struct vhmm_req *map_req;
 	unsigned long mig_start;
 	unsigned long mig_end;
-	unsigned long mig_seq;
 	struct mutex migrate_lock;	/* one migration to the device */
 };
 
