@@ -164,6 +164,21 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		}
 		ret = vhmm_request(vd, req, out, sizeof(struct virtio_hmm_tail));
 		vhmm_req_put(req);
+		if (ret == -ETIMEDOUT) {
+			/*
+			 * The device still holds the COPY and may carry it
+			 * out later, into pages the caller is about to free
+			 * or reuse (system pages of a failed migration back,
+			 * device pages back on the free list). Stop it first,
+			 * as for an invalidation it does not acknowledge; then
+			 * it is a dead device (-ENODEV: coherent memory is
+			 * copied by the CPU below).
+			 */
+			dev_err(&vd->dev, "COPY of %lu pages not answered: resetting the device\n",
+				nr);
+			vhmm_device_fence_wait(vd);
+			ret = -ENODEV;
+		}
 		if (ret == -EIO && ++tries < VHMM_COPY_TRIES) {
 			atomic64_inc(&vd->stats.copy_retries);
 			continue;
