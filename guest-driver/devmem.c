@@ -371,6 +371,13 @@ static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 				      args.start, fault);
 	if (ret) {
 		migrate_vma_finalize(&args);
+		/*
+		 * Only the neighbours failed: the faulting page is someone
+		 * else's to migrate, its data is where it was, and the fault
+		 * is retried once they are done.
+		 */
+		if (fault == ULONG_MAX)
+			return 0;
 		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	}
 	migrate_vma_pages(&args);
