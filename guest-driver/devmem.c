@@ -189,7 +189,7 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		}
 		if (ret) {
 			if (ret != -ENOSPC && ret != -ENODEV)
-				dev_err_ratelimited(&vd->vdev->dev,
+				dev_err_ratelimited(&vd->dev,
 						    "COPY dir %u of %lu pages: %d\n",
 						    dir, nr, ret);
 			return ret;

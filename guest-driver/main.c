@@ -176,13 +176,13 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 		wait_event_timeout(q->space, q->vq->num_free >= out + in,
 				   HZ / 10);
 		if (time_after(jiffies, deadline)) {
-			dev_err(&vd->vdev->dev, "%s: ring stayed full\n",
+			dev_err(&vd->dev, "%s: ring stayed full\n",
 				q->vq->name);
 			return -ETIMEDOUT;
 		}
 	}
 	if (ret)
-		dev_err(&vd->vdev->dev, "%s: add failed: %d\n", q->vq->name,
+		dev_err(&vd->dev, "%s: add failed: %d\n", q->vq->name,
 			ret);
 	return ret;
 }
@@ -206,7 +206,7 @@ int vhmm_wait(struct vhmm_device *vd, struct vhmm_vq *q, struct vhmm_req *req,
 		return 0;
 	}
 	trace_vhmm_req_wake(vd->index, q->vq->index, req, -ETIMEDOUT);
-	dev_err(&vd->vdev->dev, "%s: no answer from the device in %u ms\n",
+	dev_err(&vd->dev, "%s: no answer from the device in %u ms\n",
 		q->vq->name, jiffies_to_msecs(timeout));
 	return -ETIMEDOUT;
 }
