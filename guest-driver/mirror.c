@@ -45,9 +45,23 @@
 #include "vhmm_trace.h"
 
 static unsigned int fence_timeout_ms = 10000;
-module_param(fence_timeout_ms, uint, 0644);
+
+/* 0 would fence the device on every invalidation */
+static int vhmm_fence_timeout_set(const char *val,
+				  const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 3600 * MSEC_PER_SEC);
+}
+
+static const struct kernel_param_ops vhmm_fence_timeout_ops = {
+	.set = vhmm_fence_timeout_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(fence_timeout_ms, &vhmm_fence_timeout_ops, &fence_timeout_ms,
+		0644);
 MODULE_PARM_DESC(fence_timeout_ms,
-		 "ms an UNMAP or DESTROY_AS may take before the driver resets the device (default 10000)");
+		 "ms an UNMAP or DESTROY_AS may take before the driver resets the device (1 to 3600000, default 10000)");
 
 #define VHMM_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define VHMM_EXCL_CHUNK		64	/* pages per make_device_exclusive_range() */
@@ -1012,7 +1026,11 @@ bool vhmm_mirror_migrate_map(struct vhmm_mirror *mirror, unsigned long gen,
  *
  * Context: process context, may sleep; takes the mmap lock for reading and
  * @mirror->mutex; must hold neither.
- * Return: 0 or a negative errno (-ENOMEM, the device's error).
+ * A chunk that keeps changing for HMM_RANGE_DEFAULT_TIMEOUT ms is left
+ * unmapped, like one whose sequence check keeps failing.
+ *
+ * Return: 0 or a negative errno (-ENOMEM, -EBUSY on a fatal signal, the
+ * device's error).
  */
 int vhmm_mirror_remap_devmem(struct vhmm_mirror *mirror, unsigned long start,
 			     unsigned long end)
@@ -1022,7 +1040,7 @@ int vhmm_mirror_remap_devmem(struct vhmm_mirror *mirror, unsigned long start,
 		.notifier = &mirror->notifier,
 		.dev_private_owner = mirror->vd,
 	};
-	unsigned long *pfns, addr, i, n, run, run_start;
+	unsigned long *pfns, addr, i, n, run, run_start, timeout;
 	unsigned int tries = 0;
 	u64 *ptes;
 	int ret = 0;
@@ -1040,13 +1058,21 @@ int vhmm_mirror_remap_devmem(struct vhmm_mirror *mirror, unsigned long start,
 		range.start = addr;
 		range.end = min(addr + (VHMM_FAULT_CHUNK << PAGE_SHIFT), end);
 		n = (range.end - range.start) >> PAGE_SHIFT;
+		timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 		do {
 			range.notifier_seq =
 				mmu_interval_read_begin(range.notifier);
 			mmap_read_lock(mm);
 			ret = hmm_range_fault(&range);	/* no REQ_FAULT */
 			mmap_read_unlock(mm);
-		} while (ret == -EBUSY && !fatal_signal_pending(current));
+			/* bounded, as any mirror's fault path */
+		} while (ret == -EBUSY && !fatal_signal_pending(current) &&
+			 time_before(jiffies, timeout));
+		if (ret == -EBUSY && !fatal_signal_pending(current)) {
+			/* still changing: left to device faults, as below */
+			ret = 0;
+			continue;
+		}
 		if (ret)
 			break;
 		mutex_lock(&mirror->mutex);

@@ -97,6 +97,40 @@ TEST_F(fence, slow_unmap_no_fence)
 	munmap(p, npages * psz);
 }
 
+static long param_read(void)
+{
+	FILE *f = fopen(PARAM, "r");
+	long v = -1;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -EIO;
+	fclose(f);
+	return v;
+}
+
+/*
+ * A timeout of 0 would fence the device on every invalidation: the
+ * parameter refuses it (and values above an hour) and keeps its value.
+ */
+TEST_F(fence, zero_timeout_refused)
+{
+	long before = param_read();
+	char val[24];
+
+	ASSERT_GT(before, 0);
+	ASSERT_NE(param_write("0"), 0);
+	ASSERT_EQ(param_read(), before);
+	ASSERT_NE(param_write("3600001"), 0);
+	ASSERT_EQ(param_read(), before);
+	ASSERT_EQ(param_write("3600000"), 0);
+	ASSERT_EQ(param_read(), 3600000);
+	snprintf(val, sizeof(val), "%ld", before);
+	ASSERT_EQ(param_write(val), 0);
+	ASSERT_EQ(param_read(), before);
+}
+
 /*
  * The same with a fence timeout of 200 ms: the device counts as stuck.
  * munmap() returns (nothing hangs), but only after the device was reset:
