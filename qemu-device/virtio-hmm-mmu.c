@@ -417,7 +417,7 @@ uint32_t hmm_map(VirtIOHMM *s, VirtIOHMMReq *req)
     g_autofree uint64_t *ptes = NULL;
     VirtIOHMMAS *as;
     uint64_t va, first, mapped = 0, removed = 0;
-    uint32_t nr, i, k;
+    uint32_t nr, i, k, apply;
 
     if (req->out_size < sizeof(m) || !hmm_req_read(req, 0, &m, sizeof(m)) ||
         req->flags || m.reserved) {
@@ -484,8 +484,14 @@ uint32_t hmm_map(VirtIOHMM *s, VirtIOHMMReq *req)
             return VIRTIO_HMM_S_NOSPC;
         }
     }
+    /* Injected failure: half of the entries, then S_IOERR (docs, 13.1) */
+    apply = nr;
+    if (hmm_inject_nth(s->inject_map_fail, &s->inject_maps)) {
+        apply = nr / 2;
+        trace_virtio_hmm_inject("map-fail", s->inject_maps);
+    }
     /* Valid entries first: a removal may free a table they need */
-    for (i = 0; i < nr; i++) {
+    for (i = 0; i < apply; i++) {
         VirtIOHMMPtTable *t;
         uint64_t *e;
 
@@ -502,17 +508,21 @@ uint32_t hmm_map(VirtIOHMM *s, VirtIOHMMReq *req)
         *e = ptes[i];
         mapped++;
     }
-    for (i = 0; i < nr; i++) {
+    for (i = 0; i < apply; i++) {
         if (!(ptes[i] & VIRTIO_HMM_PTE_VALID) &&
             hmm_pt_clear(s, as, first + i)) {
             s->stats.mapped_pages--;
             removed++;
         }
     }
+    /* after the rest: the applied entries may share their tables */
+    for (k = apply; k < nr; k++) {
+        hmm_pt_prune(s, as, first + k);
+    }
     s->stats.maps += mapped;
     s->stats.unmaps += removed;
-    req->count = nr;
-    return VIRTIO_HMM_S_OK;
+    req->count = apply;
+    return apply == nr ? VIRTIO_HMM_S_OK : VIRTIO_HMM_S_IOERR;
 }
 
 /* The UNMAP request @req's range in pages; false if it is malformed */

@@ -1027,6 +1027,7 @@ static Property virtio_hmm_properties[] = {
                      false),
     DEFINE_PROP_UINT32("x-inject-inval-delay-us", VirtIOHMM,
                        inject_inval_delay_us, 0),
+    DEFINE_PROP_UINT32("x-inject-map-fail", VirtIOHMM, inject_map_fail, 0),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -66,10 +66,11 @@ struct VirtIOHMM {
 
     /*
      * Fault injection, for testing drivers (the x-inject-* properties,
-     * all off by default): fail every Nth COPY, delay COPY and UNMAP,
-     * drop or duplicate every Nth fault record, report device memory
-     * exhausted.  Counters of what was injected: @inject_copies and
-     * @inject_vram_full_count are worker-only, like @stats, and
+     * all off by default): fail every Nth COPY or MAP, delay COPY and
+     * UNMAP, drop or duplicate every Nth fault record, report device memory
+     * exhausted.  Counters of what was injected: @inject_copies,
+     * @inject_maps and @inject_vram_full_count are worker-only, like
+     * @stats, and
      * @inject_records is under @lock; all survive reset.
      */
     uint32_t inject_copy_fail;
@@ -78,7 +79,9 @@ struct VirtIOHMM {
     uint32_t inject_dup_fault;
     bool inject_vram_full;
     uint32_t inject_inval_delay_us;
+    uint32_t inject_map_fail;
     uint64_t inject_copies;     /* COPY requests seen */
+    uint64_t inject_maps;       /* MAP requests that reached the change */
     uint64_t inject_records;    /* fault records generated */
     uint64_t inject_vram_full_count; /* COPYs refused as out of memory */
 

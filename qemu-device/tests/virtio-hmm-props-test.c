@@ -72,6 +72,7 @@ static void test_props_help(void *obj, void *data, QGuestAllocator *alloc)
         { "max-asids", "<uint32>", "(default: 64)" },
         { "x-inject-copy-fail", "<uint32>", "(default: 0)" },
         { "x-inject-vram-full", "<bool>", "(default: false)" },
+        { "x-inject-map-fail", "<uint32>", "(default: 0)" },
     };
     g_autofree char *out = NULL, *err = NULL;
     size_t i;
