@@ -2,9 +2,10 @@
 /*
  * vhmm-race: processes whose threads race on the SAME pages on purpose
  * (issue 13's reproduction): random migrations to the device and back,
- * CPU writes, device writes, CPU reads and device reads of one small
- * region, in several processes sharing one device at once. Every word the
- * CPU or the device reads is checked exactly although the threads race.
+ * CPU writes, device writes, zaps, device-exclusive reads, CPU reads and
+ * device reads of one small region, in several processes sharing one
+ * device at once. Every word the CPU or the device reads is checked
+ * exactly although the threads race.
  *
  * Words: word i of page p of process P at generation g is
  *
@@ -22,15 +23,23 @@
  * So every word's generation only grows, and a word read between reading
  * committed (lo, before) and started (hi, after) must have lo <= g <= hi.
  *
+ * Zaps: MADV_DONTNEED of a page (under its writer lock, as a writer)
+ * gives its memory back, in system or device memory, and the CPU writes it
+ * again; in between, readers may see zeroes, which are right only when a
+ * zap began after the reader's window did (the page's zapped generation).
+ * Exclusive: the device takes pages exclusive (make_device_exclusive_range())
+ * and reads them through its atomic translation, which must never survive
+ * a zap or a CPU access (issue 13, finding 4).
+ *
  * Wrong words, by kind: magic (not a word of this test, e.g. a freed
  * page's garbage or zeroes), process (another process's word), page
  * (another page's word: a stale translation), index (another offset),
  * torn, stale (g < lo: an older copy of the page), future (g > hi).
  *
  * Each process opens the device FDS times (several mirrors of one mm) and
- * each operation uses one of them at random. Only MIGRATE_TO_DEV may fail
- * (ENOENT: a page stayed where it was); any other ioctl failure is an
- * error of the test.
+ * each operation uses one of them at random. Only MIGRATE_TO_DEV (ENOENT:
+ * a page stayed where it was) and EXCLUSIVE (EBUSY, ENOENT: see above) may
+ * fail; any other ioctl failure is an error of the test.
  *
  * Output: "# " lines with the seed, the operation counts, the words
  * checked, the wrong words by kind, the first wrong words in detail and
@@ -66,20 +75,22 @@
 #define MAX_PAGES	256
 #define MAX_FDS		8
 #define MAX_REPORTS	20
+#define DECOY_PAGE	0xff	/* page number of decoy words (< MAX_PAGES) */
 
 enum op {
 	OP_CPU_WRITE, OP_DEV_WRITE, OP_CPU_READ, OP_DEV_READ,
-	OP_MIGRATE_DEV, OP_MIGRATE_SYS, NR_OPS
+	OP_MIGRATE_DEV, OP_MIGRATE_SYS, OP_EXCLUSIVE, OP_ZAP, NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
 	"cpu-write", "dev-write", "cpu-read", "dev-read", "migrate-dev",
-	"migrate-sys",
+	"migrate-sys", "exclusive", "zap",
 };
 
 static const unsigned int op_weight[NR_OPS] = {
 	[OP_CPU_WRITE] = 6, [OP_DEV_WRITE] = 2, [OP_CPU_READ] = 3,
 	[OP_DEV_READ] = 6, [OP_MIGRATE_DEV] = 6, [OP_MIGRATE_SYS] = 3,
+	[OP_EXCLUSIVE] = 3, [OP_ZAP] = 1,
 };
 
 enum wrong {
@@ -95,6 +106,8 @@ struct results {
 	uint64_t ops[NR_OPS];
 	uint64_t pages_moved[2];	/* cpages of MIGRATE_TO_DEV, _TO_SYS */
 	uint64_t partial;		/* MIGRATE_TO_DEV: ENOENT */
+	uint64_t excl_partial;		/* EXCLUSIVE: EBUSY, ENOENT */
+	uint64_t zero_words;		/* zeroes of a page being zapped */
 	uint64_t words_checked;
 	uint64_t wrong[NR_WRONG];
 	uint64_t unexpected;		/* ioctls failing unexpectedly */
@@ -126,6 +139,7 @@ static struct page_state {
 	pthread_mutex_t writer;	/* serialises the writers of the page */
 	uint64_t started;	/* generation being written (atomic) */
 	uint64_t committed;	/* generation fully written (atomic) */
+	uint64_t zapped;	/* generation of the last zap (atomic) */
 } pages[MAX_PAGES];
 
 /*
@@ -147,7 +161,8 @@ struct worker {
 	uint64_t rng;
 	uint64_t nops;
 	uint64_t *buf;		/* cfg.pages pages */
-	uint64_t lo[MAX_PAGES], hi[MAX_PAGES];
+	uint64_t lo[MAX_PAGES], hi[MAX_PAGES], zap[MAX_PAGES];
+	volatile uint64_t *decoy;	/* a page of its own, see op_zap() */
 };
 
 #define add(field, n)	__atomic_fetch_add(&res->field, (n), __ATOMIC_RELAXED)
@@ -218,9 +233,17 @@ static void check(struct worker *w, const char *what, const uint64_t *seen,
 {
 	unsigned int k, i;
 
+	/*
+	 * The CPU may cross from a page to its replacement in the middle of
+	 * a read; the device reads one page: the zapped one (whole, at one
+	 * generation) or its replacement (zeroes and the rewrite's words).
+	 */
+	bool device = strcmp(what, "cpu-read");
+
 	for (k = 0; k < n; k++) {
-		unsigned int p = first + k, bad = 0, bad_i = 0;
+		unsigned int p = first + k, bad = 0, bad_i = 0, zeroes = 0;
 		uint64_t lo = w->lo[p], hi = w->hi[p], bad_v = 0;
+		uint64_t gmin = UINT64_MAX, gmax = 0;
 		enum wrong bad_kind = W_MAGIC;
 
 		for (i = 0; i < words_per_page; i++) {
@@ -228,6 +251,15 @@ static void check(struct worker *w, const char *what, const uint64_t *seen,
 			uint64_t g = v & 0xffffffffULL;
 			enum wrong kind;
 
+			/* a zap since the window began: zeroes are right */
+			if (!v && w->zap[p] > lo) {
+				zeroes++;
+				continue;
+			}
+			if (g < gmin)
+				gmin = g;
+			if (g > gmax)
+				gmax = g;
 			if (v >> 56 != MAGIC)
 				kind = W_MAGIC;
 			else if ((v >> 52 & 0xf) != proc_id)
@@ -251,6 +283,16 @@ static void check(struct worker *w, const char *what, const uint64_t *seen,
 				bad_kind = kind;
 			}
 		}
+		/* the device saw zeroes next to words older than the rewrite */
+		if (device && zeroes && !bad && gmax &&
+		    (gmin != gmax || gmin <= lo)) {
+			bad = words_per_page - zeroes;
+			add(wrong[W_STALE], bad);
+			bad_kind = W_STALE;
+			bad_v = gmin;
+			bad_i = 0;
+		}
+		add(zero_words, zeroes);
 		if (!bad)
 			continue;
 		{
@@ -291,8 +333,10 @@ static void window_after(struct worker *w, unsigned int first, unsigned int n)
 {
 	unsigned int p;
 
-	for (p = first; p < first + n; p++)
+	for (p = first; p < first + n; p++) {
 		w->hi[p] = __atomic_load_n(&pages[p].started, __ATOMIC_ACQUIRE);
+		w->zap[p] = __atomic_load_n(&pages[p].zapped, __ATOMIC_ACQUIRE);
+	}
 }
 
 static void ring_add(struct worker *w, unsigned int op, unsigned int first,
@@ -375,6 +419,66 @@ static void op_write(struct worker *w, unsigned int p, bool dev)
 	__atomic_store_n(&pages[p].committed, g, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&pages[p].writer);
 	ring_add(w, dev ? OP_DEV_WRITE : OP_CPU_WRITE, p, 1, 0, g);
+}
+
+/*
+ * MADV_DONTNEED of page @p (its memory, in system or device memory, goes
+ * back; the device's translation must go with it), then the CPU writes it
+ * again. Readers in between see zeroes: the zap's generation says so.
+ */
+static void op_zap(struct worker *w, unsigned int p)
+{
+	volatile uint64_t *dst = page_addr(p);
+	uint64_t g;
+	size_t i;
+	int ret;
+
+	pthread_mutex_lock(&pages[p].writer);
+	g = pages[p].started + 1;
+	__atomic_store_n(&pages[p].started, g, __ATOMIC_RELEASE);
+	__atomic_store_n(&pages[p].zapped, g, __ATOMIC_RELEASE);
+	ret = madvise((void *)dst, page_size, MADV_DONTNEED) ? -errno : 0;
+	ioctl_ok(w, "MADV_DONTNEED", ret);
+	/*
+	 * The page just freed is the next one the allocator hands out: give
+	 * it to a decoy (words of no page of this test), so that a
+	 * translation that outlived the zap reads the decoy, not the rewrite.
+	 */
+	if (!madvise(w->decoy, page_size, MADV_DONTNEED))
+		for (i = 0; i < words_per_page; i++)
+			w->decoy[i] = word(proc_id, DECOY_PAGE, i, g);
+	for (i = 0; i < words_per_page; i++)
+		dst[i] = word(proc_id, p, i, g);
+	__atomic_store_n(&pages[p].committed, g, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&pages[p].writer);
+	ring_add(w, OP_ZAP, p, 1, ret, 0);
+}
+
+/*
+ * EXCLUSIVE: the device takes the pages exclusive for atomics
+ * (make_device_exclusive_range()) and reads them back through its atomic
+ * translation. Not all pages may be had: a page in device memory, or one
+ * whose exclusive entry a CPU access or a zap removed before the read-back
+ * (EBUSY, ENOENT); what is read must be right.
+ */
+static void op_exclusive(struct worker *w, unsigned int first,
+			 unsigned int n)
+{
+	struct hmm_dmirror_cmd cmd;
+	int ret;
+
+	window_before(w, first, n);
+	ret = vhmm_dmirror(pick_fd(w), HMM_DMIRROR_EXCLUSIVE, page_addr(first),
+			   w->buf, n, &cmd);
+	window_after(w, first, n);
+	ring_add(w, OP_EXCLUSIVE, first, n, ret, ret ? 0 : cmd.cpages);
+	if (ret == -EBUSY || ret == -ENOENT) {
+		add(excl_partial, 1);
+		return;
+	}
+	if (!ioctl_ok(w, "EXCLUSIVE", ret))
+		return;
+	check(w, "exclusive", w->buf, first, n);
 }
 
 static void op_cpu_read(struct worker *w, unsigned int first, unsigned int n)
@@ -477,6 +581,12 @@ static void *worker_main(void *arg)
 		case OP_MIGRATE_SYS:
 			op_migrate(w, first, n, false);
 			break;
+		case OP_EXCLUSIVE:
+			op_exclusive(w, first, n);
+			break;
+		case OP_ZAP:
+			op_zap(w, first);
+			break;
 		}
 	}
 	return NULL;
@@ -515,7 +625,8 @@ static int proc_main(unsigned int id)
 		w[i].id = i;
 		w[i].rng = cfg.seed ^ ((uint64_t)id << 32 | i) * 0x9e3779b97f4a7c15ULL;
 		w[i].buf = vhmm_map_anon(cfg.pages * page_size);
-		if (!w[i].buf ||
+		w[i].decoy = vhmm_map_anon(page_size);
+		if (!w[i].buf || !w[i].decoy ||
 		    pthread_create(&tids[i], NULL, worker_main, &w[i])) {
 			say("proc %u: thread %u: cannot start", id, i);
 			return 1;
@@ -567,7 +678,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!cfg.procs || cfg.procs > MAX_PROCS || !cfg.threads ||
-	    cfg.threads > 64 || !cfg.pages || cfg.pages > MAX_PAGES ||
+	    cfg.threads > 64 || !cfg.pages || cfg.pages >= DECOY_PAGE ||
 	    !cfg.fds || cfg.fds > MAX_FDS)
 		usage(argv[0]);
 	page_size = sysconf(_SC_PAGESIZE);
@@ -616,8 +727,10 @@ int main(int argc, char **argv)
 			missing++;
 	}
 	say("pages migrated to the device %" PRIu64 ", back %" PRIu64
-	    ", partial migrations %" PRIu64, res->pages_moved[0],
-	    res->pages_moved[1], res->partial);
+	    ", partial migrations %" PRIu64 ", exclusive refused %" PRIu64
+	    ", zeroes of zapped pages %" PRIu64, res->pages_moved[0],
+	    res->pages_moved[1], res->partial, res->excl_partial,
+	    res->zero_words);
 	for (i = 0; i < NR_WRONG; i++)
 		wrong += res->wrong[i];
 	say("words checked %" PRIu64 ", wrong %" PRIu64 " (magic %" PRIu64
