@@ -12,11 +12,14 @@
  * with the least memory (the suite boots one with 4 MiB). Unbind rebinds
  * the device afterwards.
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "vhmm_test.h"
@@ -467,6 +470,120 @@ TEST_F(vhmm, migrate_and_touch)
 	}
 	free(mirror);
 	munmap(p, size);
+}
+
+#define FAIL_PAGE_ALLOC	"/sys/kernel/debug/fail_page_alloc/"
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/*
+ * The page allocator's fault injection, for this task only (task-filter,
+ * /proc/self/make-it-fail), every order-0 allocation, sleeping and
+ * highmem ones included.
+ */
+static int fail_page_alloc_setup(void)
+{
+	static const char *const knobs[][2] = {
+		{ "probability", "100" }, { "interval", "1" },
+		{ "times", "-1" }, { "space", "0" }, { "verbose", "0" },
+		{ "task-filter", "Y" }, { "ignore-gfp-wait", "N" },
+		{ "ignore-gfp-highmem", "N" }, { "min-order", "0" },
+	};
+	char path[128];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(path, sizeof(path), FAIL_PAGE_ALLOC "%s", knobs[i][0]);
+		ret = write_str(path, knobs[i][1]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Issue 13, finding 9: when no system page can be had for a CPU fault on a
+ * private device page, migrate_to_ram() must say VM_FAULT_OOM. It returned
+ * 0 ("done, fault again"): a user access refaults either way, but a
+ * kernel-side access through get_user_pages() looped on the fault until
+ * killed instead of failing. With every page allocation of this task
+ * failing: MADV_POPULATE_READ of a page in private device memory fails
+ * with ENOMEM (madvise passes GUP's errno on; SIGBUS would be EFAULT),
+ * process_vm_readv() of it with EFAULT (it turns every GUP failure into
+ * EFAULT), and the page stays on the device; coherent device memory is
+ * read in place. With allocations back, both succeed with the page's data.
+ */
+TEST_F(vhmm, remote_read_oom)
+{
+	size_t psz = self->page_size, i;
+	uint64_t *p = vhmm_map_anon(psz), *buf = vhmm_map_anon(psz);
+	bool private = !strcmp(variant->mode, "private");
+	struct iovec local, remote, bad;
+	struct hmm_dmirror_cmd cmd;
+	int err[2], mif;
+	ssize_t n;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_NE(buf, NULL);
+	for (i = 0; i < psz / 8; i++)
+		p[i] = 0x5eed000000000000ULL | i;
+	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf,
+			       1, &cmd), 0);
+	ASSERT_EQ(cmd.cpages, 1);
+	memset(buf, 0, psz);
+	ASSERT_EQ(vhmm_count_local(self->fd, p, 1), 1);
+	ASSERT_EQ(fail_page_alloc_setup(), 0);
+	mif = open("/proc/self/make-it-fail", O_WRONLY);
+	ASSERT_GE(mif, 0);
+	local.iov_base = buf;
+	local.iov_len = psz;
+	remote.iov_base = p;
+	remote.iov_len = psz;
+	/*
+	 * Nothing but the fault may need a page while allocations fail (a
+	 * user fault would retry forever): the stack below this frame and
+	 * errno's page are written once now, by calls that fail the same way.
+	 */
+	bad.iov_base = NULL;
+	bad.iov_len = psz;
+	ASSERT_EQ(process_vm_readv(getpid(), &local, 1, &bad, 1, 0), -1);
+	ASSERT_EQ(madvise(NULL, psz, MADV_POPULATE_READ), -1);
+	ASSERT_EQ(write(mif, "0", 1), 1);
+
+	ASSERT_EQ(write(mif, "1", 1), 1);
+	err[0] = madvise(p, psz, MADV_POPULATE_READ) ? errno : 0;
+	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	err[1] = n < 0 ? errno : 0;
+	ASSERT_EQ(write(mif, "0", 1), 1);
+	close(mif);
+	ASSERT_EQ(write_str(FAIL_PAGE_ALLOC "probability", "0"), 0);
+	if (private) {
+		ASSERT_EQ(err[0], ENOMEM);
+		ASSERT_EQ(n, -1);
+		ASSERT_EQ(err[1], EFAULT);
+		ASSERT_EQ(vhmm_count_local(self->fd, p, 1), 1);
+		ASSERT_EQ(buf[0], 0);
+	} else {
+		ASSERT_EQ(err[0], 0);
+		ASSERT_EQ(n, (ssize_t)psz);
+	}
+	ASSERT_EQ(process_vm_readv(getpid(), &local, 1, &remote, 1, 0),
+		  (ssize_t)psz);
+	for (i = 0; i < psz / 8; i++)
+		ASSERT_EQ(buf[i], 0x5eed000000000000ULL | i);
+	ASSERT_EQ(madvise(p, psz, MADV_POPULATE_READ), 0);
+	munmap(buf, psz);
+	munmap(p, psz);
 }
 
 /* the part of [p, p + size) backed by huge pages, in bytes (smaps) */
