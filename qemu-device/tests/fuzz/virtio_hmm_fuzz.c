@@ -57,6 +57,14 @@
 #define MAX_BUF             (64 * 1024) /* job data, raw bodies */
 #define HMM_FUZZ_SETTLE_S   10          /* a device's work after a kick */
 #define HMM_FUZZ_INPUT_S    30          /* one input, all in all */
+/*
+ * CHASE walks at most max_job_bytes / 8 nodes (8 Mi), about a
+ * microsecond each under ASan: a cyclic list of that length keeps the
+ * device busy, legally, for 10 s and more, which the settle deadline
+ * takes for a hang. Legal lengths above this one are walked as this one
+ * (256 slices); the lengths the device must refuse stay as they are.
+ */
+#define HMM_FUZZ_CHASE_NODES (64 * 1024)
 #define GPA_NOWHERE         (64ULL << 30)
 #define VRAM_SIZE           (4ULL << 20)
 
@@ -133,6 +141,7 @@ typedef struct FuzzDev {
     uint64_t shm_gpa;           /* BAR 2 (mode=coherent), or 0 */
     uint32_t next_desc[VIRTIO_HMM_NR_VQS];
     uint32_t max_asids;
+    uint32_t max_chase_nodes;   /* max_job_bytes / 8 */
 } FuzzDev;
 
 typedef struct Fuzz {
@@ -623,6 +632,7 @@ static void op_job_atomic(const FuzzOp *op)
 static void op_job_chase(const FuzzOp *op)
 {
     static const uint32_t sizes[] = { 1, 2, 4, 8, 0, 3, 16, 8 };
+    uint32_t nodes = op->sel_b & 0x80 ? op->y >> 32 : (op->n & 0xff) % 64;
     struct virtio_hmm_job_chase c = {
         .head = mkhead(op, VIRTIO_HMM_T_JOB_CHASE),
         .va = cpu_to_le64(fuzz_va(op->sel_a, op->x)),
@@ -631,8 +641,10 @@ static void op_job_chase(const FuzzOp *op)
         .value_size = cpu_to_le32(sizes[op->sel_b & 7]),
     };
 
-    c.max_nodes = cpu_to_le32(op->sel_b & 0x80 ? op->y >> 32 :
-                              (op->n & 0xff) % 64);
+    if (nodes > HMM_FUZZ_CHASE_NODES && nodes <= fz.d->max_chase_nodes) {
+        nodes = HMM_FUZZ_CHASE_NODES;
+    }
+    c.max_nodes = cpu_to_le32(nodes);
     submit(op, VIRTIO_HMM_VQ_JOB, &c, sizeof(c),
            sizeof(struct virtio_hmm_chase_result) + TAIL);
 }
@@ -808,6 +820,9 @@ static void dev_init(FuzzDev *d, QVirtioHMM *h)
     d->msix_gpa = pdev->msix_table_bar.addr + pdev->msix_table_off;
     d->max_asids = qvirtio_config_readl(h->vdev,
                        offsetof(struct virtio_hmm_config, max_asids));
+    d->max_chase_nodes = qvirtio_config_readl(h->vdev,
+                             offsetof(struct virtio_hmm_config,
+                                      max_job_bytes)) / sizeof(uint64_t);
 }
 
 static void hmm_fuzz_pre(QTestState *s)
