@@ -162,7 +162,7 @@ struct worker {
 	uint64_t nops;
 	uint64_t *buf;		/* cfg.pages pages */
 	uint64_t lo[MAX_PAGES], hi[MAX_PAGES], zap[MAX_PAGES];
-	volatile uint64_t *decoy;	/* a page of its own, see op_zap() */
+	volatile uint64_t *decoy;	/* a page of its own, see op_write() */
 };
 
 #define add(field, n)	__atomic_fetch_add(&res->field, (n), __ATOMIC_RELAXED)
@@ -394,64 +394,50 @@ static uint64_t *page_addr(unsigned int p)
 	return region + (size_t)p * words_per_page;
 }
 
-/* CPU writes every word of page @p (with @dev, the device's WRITE does) */
-static void op_write(struct worker *w, unsigned int p, bool dev)
+/*
+ * A writer of page @p: the CPU writes every word (OP_CPU_WRITE), the
+ * device's WRITE does (OP_DEV_WRITE), or MADV_DONTNEED first gives the
+ * page's memory back, in system or device memory, with the device's
+ * translation, and then the CPU writes it (OP_ZAP). Readers in between see
+ * zeroes: the zap's generation says so.
+ */
+static void op_write(struct worker *w, unsigned int p, unsigned int op)
 {
 	volatile uint64_t *dst = page_addr(p);
+	int ret = 0;
 	uint64_t g;
 	size_t i;
-	int ret;
 
 	pthread_mutex_lock(&pages[p].writer);
 	g = pages[p].started + 1;
 	__atomic_store_n(&pages[p].started, g, __ATOMIC_RELEASE);
-	if (dev) {
+	if (op == OP_DEV_WRITE) {
 		for (i = 0; i < words_per_page; i++)
 			w->buf[i] = word(proc_id, p, i, g);
 		ret = vhmm_dmirror(pick_fd(w), HMM_DMIRROR_WRITE, page_addr(p),
 				   w->buf, 1, NULL);
 		if (!ioctl_ok(w, "WRITE", ret))
-			dev = false;	/* repair it with the CPU below */
+			op = OP_CPU_WRITE;	/* repair it with the CPU below */
+	} else if (op == OP_ZAP) {
+		__atomic_store_n(&pages[p].zapped, g, __ATOMIC_RELEASE);
+		ret = madvise((void *)dst, page_size, MADV_DONTNEED) ? -errno : 0;
+		ioctl_ok(w, "MADV_DONTNEED", ret);
+		/*
+		 * The page just freed is the next one the allocator hands
+		 * out: give it to a decoy (words of no page of this test), so
+		 * that a translation that outlived the zap reads the decoy,
+		 * not the rewrite.
+		 */
+		if (!madvise((void *)w->decoy, page_size, MADV_DONTNEED))
+			for (i = 0; i < words_per_page; i++)
+				w->decoy[i] = word(proc_id, DECOY_PAGE, i, g);
 	}
-	if (!dev)
+	if (op != OP_DEV_WRITE)
 		for (i = 0; i < words_per_page; i++)
 			dst[i] = word(proc_id, p, i, g);
 	__atomic_store_n(&pages[p].committed, g, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&pages[p].writer);
-	ring_add(w, dev ? OP_DEV_WRITE : OP_CPU_WRITE, p, 1, 0, g);
-}
-
-/*
- * MADV_DONTNEED of page @p (its memory, in system or device memory, goes
- * back; the device's translation must go with it), then the CPU writes it
- * again. Readers in between see zeroes: the zap's generation says so.
- */
-static void op_zap(struct worker *w, unsigned int p)
-{
-	volatile uint64_t *dst = page_addr(p);
-	uint64_t g;
-	size_t i;
-	int ret;
-
-	pthread_mutex_lock(&pages[p].writer);
-	g = pages[p].started + 1;
-	__atomic_store_n(&pages[p].started, g, __ATOMIC_RELEASE);
-	__atomic_store_n(&pages[p].zapped, g, __ATOMIC_RELEASE);
-	ret = madvise((void *)dst, page_size, MADV_DONTNEED) ? -errno : 0;
-	ioctl_ok(w, "MADV_DONTNEED", ret);
-	/*
-	 * The page just freed is the next one the allocator hands out: give
-	 * it to a decoy (words of no page of this test), so that a
-	 * translation that outlived the zap reads the decoy, not the rewrite.
-	 */
-	if (!madvise(w->decoy, page_size, MADV_DONTNEED))
-		for (i = 0; i < words_per_page; i++)
-			w->decoy[i] = word(proc_id, DECOY_PAGE, i, g);
-	for (i = 0; i < words_per_page; i++)
-		dst[i] = word(proc_id, p, i, g);
-	__atomic_store_n(&pages[p].committed, g, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&pages[p].writer);
-	ring_add(w, OP_ZAP, p, 1, ret, 0);
+	ring_add(w, op, p, 1, ret, g);
 }
 
 /*
@@ -564,10 +550,9 @@ static void *worker_main(void *arg)
 		add(ops[op], 1);
 		switch (op) {
 		case OP_CPU_WRITE:
-			op_write(w, first, false);
-			break;
 		case OP_DEV_WRITE:
-			op_write(w, first, true);
+		case OP_ZAP:
+			op_write(w, first, op);
 			break;
 		case OP_CPU_READ:
 			op_cpu_read(w, first, n);
@@ -583,9 +568,6 @@ static void *worker_main(void *arg)
 			break;
 		case OP_EXCLUSIVE:
 			op_exclusive(w, first, n);
-			break;
-		case OP_ZAP:
-			op_zap(w, first);
 			break;
 		}
 	}
