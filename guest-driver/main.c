@@ -172,18 +172,20 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 		up_read(&vd->io_lock);
 		if (ret != -ENOSPC)
 			break;
-		/* ring full: wait for the device to give buffers back */
-		wait_event_timeout(q->space, q->vq->num_free >= out + in,
-				   HZ / 10);
-		if (time_after(jiffies, deadline)) {
-			dev_err(&vd->dev, "%s: ring stayed full\n",
-				q->vq->name);
+		/*
+		 * Ring full: wait for the device to give buffers back. Once
+		 * the device is dead, remove may free @q->vq: look at it only
+		 * before (the loop's top then returns -ENODEV).
+		 */
+		wait_event_timeout(q->space, READ_ONCE(vd->dead) ||
+				   q->vq->num_free >= out + in, HZ / 10);
+		if (time_after(jiffies, deadline) && !READ_ONCE(vd->dead)) {
+			dev_err(&vd->dev, "%s: ring stayed full\n", q->name);
 			return -ETIMEDOUT;
 		}
 	}
 	if (ret)
-		dev_err(&vd->dev, "%s: add failed: %d\n", q->vq->name,
-			ret);
+		dev_err(&vd->dev, "%s: add failed: %d\n", q->name, ret);
 	return ret;
 }
 
@@ -202,12 +204,12 @@ int vhmm_wait(struct vhmm_device *vd, struct vhmm_vq *q, struct vhmm_req *req,
 	      unsigned long timeout)
 {
 	if (wait_for_completion_timeout(&req->done, timeout)) {
-		trace_vhmm_req_wake(vd->index, q->vq->index, req, 0);
+		trace_vhmm_req_wake(vd->index, q->index, req, 0);
 		return 0;
 	}
-	trace_vhmm_req_wake(vd->index, q->vq->index, req, -ETIMEDOUT);
+	trace_vhmm_req_wake(vd->index, q->index, req, -ETIMEDOUT);
 	dev_err(&vd->dev, "%s: no answer from the device in %u ms\n",
-		q->vq->name, jiffies_to_msecs(timeout));
+		q->name, jiffies_to_msecs(timeout));
 	return -ETIMEDOUT;
 }
 
@@ -373,6 +375,9 @@ void vhmm_device_fence(struct vhmm_device *vd)
 	first = !vd->dead;
 	vd->dead = true;
 	up_write(&vd->io_lock);
+	/* submitters waiting for ring space: the device is gone */
+	wake_up(&vd->reqq.space);
+	wake_up(&vd->jobq.space);
 	if (!first) {
 		wait_for_completion(&vd->fence_done);
 		return;
@@ -415,6 +420,8 @@ void vhmm_device_fence_wait(struct vhmm_device *vd)
 static void vhmm_vq_init(struct vhmm_vq *q, struct virtqueue *vq)
 {
 	q->vq = vq;
+	q->name = vq->name;
+	q->index = vq->index;
 	spin_lock_init(&q->lock);
 	init_waitqueue_head(&q->space);
 }

@@ -1221,7 +1221,7 @@ static int vhmm_job_wait(struct vhmm_job *job)
 		atomic64_inc(&vd->stats.job_replays);
 		vhmm_job_reply(job, VIRTIO_HMM_REPLY_RETRY);
 	}
-	trace_vhmm_req_wake(vd->index, vd->jobq.vq->index, &job->req, 0);
+	trace_vhmm_req_wake(vd->index, vd->jobq.index, &job->req, 0);
 	return 0;
 }
 

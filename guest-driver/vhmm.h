@@ -78,6 +78,9 @@ struct vhmm_vq {
 	struct virtqueue *vq;
 	spinlock_t lock;		/* the virtqueue, see above */
 	wait_queue_head_t space;
+	/* for messages and traces: @vq is freed by remove, these are not */
+	const char *name;
+	unsigned int index;
 };
 
 /**
