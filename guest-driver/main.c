@@ -148,7 +148,7 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 		       unsigned long timeout)
 {
 	unsigned long deadline = jiffies + timeout;
-	unsigned long flags;
+	unsigned long flags, seen = 0;
 	int ret;
 
 	req->tail->status = cpu_to_le32(VHMM_S_NOT_DONE);
@@ -163,9 +163,10 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 		ret = virtqueue_add_sgs(q->vq, sgs, out, in, req, GFP_ATOMIC);
 		if (ret) {
 			refcount_dec(&req->ref);
+			seen = q->reaped;
 		} else {
 			virtqueue_kick(q->vq);
-			trace_vhmm_req_submit(vd->index, q->vq->index, req,
+			trace_vhmm_req_submit(vd->index, q->index, req,
 					      vhmm_sg_type(sgs[0]));
 		}
 		spin_unlock_irqrestore(&q->lock, flags);
@@ -174,11 +175,11 @@ int vhmm_submit_nowait(struct vhmm_device *vd, struct vhmm_vq *q,
 			break;
 		/*
 		 * Ring full: wait for the device to give buffers back. Once
-		 * the device is dead, remove may free @q->vq: look at it only
-		 * before (the loop's top then returns -ENODEV).
+		 * the device is dead, remove may free @q->vq: nothing here
+		 * looks at it (the loop's top then returns -ENODEV).
 		 */
 		wait_event_timeout(q->space, READ_ONCE(vd->dead) ||
-				   q->vq->num_free >= out + in, HZ / 10);
+				   READ_ONCE(q->reaped) != seen, HZ / 10);
 		if (time_after(jiffies, deadline) && !READ_ONCE(vd->dead)) {
 			dev_err(&vd->dev, "%s: ring stayed full\n", q->name);
 			return -ETIMEDOUT;
@@ -284,6 +285,7 @@ static void vhmm_vq_done(struct vhmm_vq *q)
 	do {
 		virtqueue_disable_cb(q->vq);
 		while ((req = virtqueue_get_buf(q->vq, &len))) {
+			WRITE_ONCE(q->reaped, q->reaped + 1);
 			trace_vhmm_req_done(vd->index, q->vq->index, req,
 					    le32_to_cpu(req->tail->status));
 			complete(&req->done);
@@ -373,7 +375,7 @@ void vhmm_device_fence(struct vhmm_device *vd)
 
 	down_write(&vd->io_lock);
 	first = !vd->dead;
-	vd->dead = true;
+	WRITE_ONCE(vd->dead, true);
 	up_write(&vd->io_lock);
 	/* submitters waiting for ring space: the device is gone */
 	wake_up(&vd->reqq.space);

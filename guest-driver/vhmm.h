@@ -81,6 +81,7 @@ struct vhmm_vq {
 	/* for messages and traces: @vq is freed by remove, these are not */
 	const char *name;
 	unsigned int index;
+	unsigned long reaped;		/* buffers taken back, under @lock */
 };
 
 /**
