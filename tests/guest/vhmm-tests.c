@@ -492,11 +492,12 @@ static int write_str(const char *path, const char *val)
  */
 static int fail_page_alloc_setup(void)
 {
+	/* the filter first, the probability last: nobody else may fail */
 	static const char *const knobs[][2] = {
-		{ "probability", "100" }, { "interval", "1" },
-		{ "times", "-1" }, { "space", "0" }, { "verbose", "0" },
-		{ "task-filter", "Y" }, { "ignore-gfp-wait", "N" },
-		{ "ignore-gfp-highmem", "N" }, { "min-order", "0" },
+		{ "task-filter", "Y" }, { "verbose", "0" },
+		{ "interval", "1" }, { "times", "-1" }, { "space", "0" },
+		{ "ignore-gfp-wait", "N" }, { "ignore-gfp-highmem", "N" },
+		{ "min-order", "0" }, { "probability", "100" },
 	};
 	char path[128];
 	unsigned int i;
@@ -542,7 +543,6 @@ TEST_F(vhmm, remote_read_oom)
 	ASSERT_EQ(cmd.cpages, 1);
 	memset(buf, 0, psz);
 	ASSERT_EQ(vhmm_count_local(self->fd, p, 1), 1);
-	ASSERT_EQ(fail_page_alloc_setup(), 0);
 	mif = open("/proc/self/make-it-fail", O_WRONLY);
 	ASSERT_GE(mif, 0);
 	local.iov_base = buf;
@@ -560,6 +560,7 @@ TEST_F(vhmm, remote_read_oom)
 	ASSERT_EQ(madvise(NULL, psz, MADV_POPULATE_READ), -1);
 	ASSERT_EQ(write(mif, "0", 1), 1);
 
+	ASSERT_EQ(fail_page_alloc_setup(), 0);
 	ASSERT_EQ(write(mif, "1", 1), 1);
 	err[0] = madvise(p, psz, MADV_POPULATE_READ) ? errno : 0;
 	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
