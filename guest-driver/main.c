@@ -286,7 +286,7 @@ static void vhmm_vq_done(struct vhmm_vq *q)
 		virtqueue_disable_cb(q->vq);
 		while ((req = virtqueue_get_buf(q->vq, &len))) {
 			WRITE_ONCE(q->reaped, q->reaped + 1);
-			trace_vhmm_req_done(vd->index, q->vq->index, req,
+			trace_vhmm_req_done(vd->index, q->index, req,
 					    le32_to_cpu(req->tail->status));
 			complete(&req->done);
 			vhmm_req_put(req);

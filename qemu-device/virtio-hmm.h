@@ -69,9 +69,9 @@ struct VirtIOHMM {
      * all off by default): fail every Nth COPY or MAP, delay COPY and
      * UNMAP, drop or duplicate every Nth fault record, report device memory
      * exhausted.  Counters of what was injected: @inject_copies,
-     * @inject_maps and @inject_vram_full_count are worker-only, like
-     * @stats, and
-     * @inject_records is under @lock; all survive reset.
+     * @inject_maps and @inject_vram_full_count are updated where requests
+     * execute, like @stats; @inject_records is under @lock; all survive
+     * reset.
      */
     uint32_t inject_copy_fail;
     uint32_t inject_copy_delay_us;
