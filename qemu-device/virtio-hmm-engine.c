@@ -23,6 +23,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/timer.h"
 #include "qemu/rcu.h"
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
@@ -626,6 +627,29 @@ static uint32_t hmm_job_chase(VirtIOHMM *s, VirtIOHMMAS *as,
     return VIRTIO_HMM_S_OK;
 }
 
+/*
+ * x-inject-job-delay-us: the first time slice of every
+ * x-inject-job-delay-every-th job starts late, with its translations
+ * looked up only after the wait, as a slow or hung engine would.  A pause
+ * (reset, VM stop) or unrealize cuts the wait short, so that they never
+ * wait for it; the slice then runs as usual.
+ */
+static void hmm_inject_job_delay(VirtIOHMM *s)
+{
+    int64_t end;
+
+    if (!s->inject_job_delay_us ||
+        !hmm_inject_nth(s->inject_job_delay_every, &s->inject_jobs)) {
+        return;
+    }
+    trace_virtio_hmm_inject("job-delay", s->inject_jobs);
+    end = qemu_clock_get_us(QEMU_CLOCK_REALTIME) + s->inject_job_delay_us;
+    while (!qatomic_read(&s->paused) && !qatomic_read(&s->stopping) &&
+           qemu_clock_get_us(QEMU_CLOCK_REALTIME) < end) {
+        g_usleep(MIN(10000, end - qemu_clock_get_us(QEMU_CLOCK_REALTIME)));
+    }
+}
+
 VirtIOHMMJobState hmm_run_job(VirtIOHMM *s, VirtIOHMMReq *req)
 {
     VirtIOHMMAS *as;
@@ -639,6 +663,7 @@ VirtIOHMMJobState hmm_run_job(VirtIOHMM *s, VirtIOHMMReq *req)
             req->status = st;
             return HMM_JOB_DONE;
         }
+        hmm_inject_job_delay(s);
     }
     as = hmm_as(s, req->asid);
     if (!as) {

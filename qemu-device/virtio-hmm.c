@@ -75,6 +75,8 @@
 
 /* Fault injection: delays stay well below a driver's request timeout */
 #define HMM_INJECT_MAX_DELAY_US 1000000
+/* longer than a driver's job wait, so that a job can outlive it */
+#define HMM_INJECT_MAX_JOB_DELAY_US 30000000
 #define HMM_MAX_ASIDS_LIMIT     65536
 
 static const char *hmm_queue_name(VirtIOHMM *s, VirtQueue *vq)
@@ -388,7 +390,9 @@ static void hmm_bh(void *opaque)
 static bool hmm_is_cheap(VirtIOHMM *s, VirtIOHMMReq *req)
 {
     if (req->vq == s->jobq) {
-        return !s->backend_ops;
+        /* a delayed job would sleep under the BQL */
+        return !s->backend_ops &&
+               !(s->inject_job_delay_us && s->inject_job_delay_every);
     }
     switch (req->type) {
     case VIRTIO_HMM_T_DESTROY_AS:
@@ -751,6 +755,11 @@ static bool hmm_check_props(VirtIOHMM *s, Error **errp)
                    HMM_INJECT_MAX_DELAY_US);
         return false;
     }
+    if (s->inject_job_delay_us > HMM_INJECT_MAX_JOB_DELAY_US) {
+        error_setg(errp, "'x-inject-job-delay-us' must be at most %u",
+                   HMM_INJECT_MAX_JOB_DELAY_US);
+        return false;
+    }
 
     if (s->memdev) {
         if (s->vram_size_set) {
@@ -1028,6 +1037,10 @@ static Property virtio_hmm_properties[] = {
     DEFINE_PROP_UINT32("x-inject-inval-delay-us", VirtIOHMM,
                        inject_inval_delay_us, 0),
     DEFINE_PROP_UINT32("x-inject-map-fail", VirtIOHMM, inject_map_fail, 0),
+    DEFINE_PROP_UINT32("x-inject-job-delay-us", VirtIOHMM,
+                       inject_job_delay_us, 0),
+    DEFINE_PROP_UINT32("x-inject-job-delay-every", VirtIOHMM,
+                       inject_job_delay_every, 1),
     DEFINE_PROP_END_OF_LIST(),
 };
 

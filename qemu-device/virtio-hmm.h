@@ -66,12 +66,12 @@ struct VirtIOHMM {
 
     /*
      * Fault injection, for testing drivers (the x-inject-* properties,
-     * all off by default): fail every Nth COPY or MAP, delay COPY and
-     * UNMAP, drop or duplicate every Nth fault record, report device memory
-     * exhausted.  Counters of what was injected: @inject_copies,
-     * @inject_maps and @inject_vram_full_count are updated where requests
-     * execute, like @stats; @inject_records is under @lock; all survive
-     * reset.
+     * all off by default): fail every Nth COPY or MAP, delay COPY, UNMAP
+     * and the start of jobs, drop or duplicate every Nth fault record,
+     * report device memory exhausted.  Counters of what was injected:
+     * @inject_copies, @inject_maps, @inject_vram_full_count and
+     * @inject_jobs are updated where requests execute, like
+     * @stats; @inject_records is under @lock; all survive reset.
      */
     uint32_t inject_copy_fail;
     uint32_t inject_copy_delay_us;
@@ -80,10 +80,13 @@ struct VirtIOHMM {
     bool inject_vram_full;
     uint32_t inject_inval_delay_us;
     uint32_t inject_map_fail;
+    uint32_t inject_job_delay_us;
+    uint32_t inject_job_delay_every;
     uint64_t inject_copies;     /* COPY requests seen */
     uint64_t inject_maps;       /* MAP requests that reached the change */
     uint64_t inject_records;    /* fault records generated */
     uint64_t inject_vram_full_count; /* COPYs refused as out of memory */
+    uint64_t inject_jobs;       /* jobs started */
 
     /*
      * Set by the transport before realize: it maps device memory for the

@@ -73,6 +73,8 @@ static void test_props_help(void *obj, void *data, QGuestAllocator *alloc)
         { "x-inject-copy-fail", "<uint32>", "(default: 0)" },
         { "x-inject-vram-full", "<bool>", "(default: false)" },
         { "x-inject-map-fail", "<uint32>", "(default: 0)" },
+        { "x-inject-job-delay-us", "<uint32>", "(default: 0)" },
+        { "x-inject-job-delay-every", "<uint32>", "(default: 1)" },
     };
     g_autofree char *out = NULL, *err = NULL;
     size_t i;
@@ -151,6 +153,8 @@ static void test_props_errors(void *obj, void *data, QGuestAllocator *alloc)
     assert_add_fails("'max-page-tables': 1", "'max-page-tables'");
     assert_add_fails("'x-inject-copy-delay-us': 2000000",
                      "'x-inject-copy-delay-us'");
+    assert_add_fails("'x-inject-job-delay-us': 30000001",
+                     "'x-inject-job-delay-us'");
     qtest_qmp_assert_success(global_qtest, "{'execute': 'object-add', "
                              "'arguments': {'qom-type': "
                              "'memory-backend-ram', 'id': 'hmm-mem', "
