@@ -63,6 +63,28 @@ module_param_cb(fence_timeout_ms, &vhmm_fence_timeout_ops, &fence_timeout_ms,
 MODULE_PARM_DESC(fence_timeout_ms,
 		 "ms an UNMAP or DESTROY_AS may take before the driver resets the device (1 to 3600000, default 10000)");
 
+static unsigned int job_timeout_ms = 25000;
+
+static int vhmm_job_timeout_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 3600 * MSEC_PER_SEC);
+}
+
+static const struct kernel_param_ops vhmm_job_timeout_ops = {
+	.set = vhmm_job_timeout_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(job_timeout_ms, &vhmm_job_timeout_ops, &job_timeout_ms, 0644);
+MODULE_PARM_DESC(job_timeout_ms,
+		 "ms a job may take, its faults included, before the driver cancels it (1 to 3600000, default 25000)");
+
+/* Read once per job: the parameter may change while it runs. */
+static unsigned long vhmm_job_timeout(void)
+{
+	return msecs_to_jiffies(READ_ONCE(job_timeout_ms));
+}
+
 #define VHMM_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define VHMM_EXCL_CHUNK		64	/* pages per make_device_exclusive_range() */
 #define VHMM_COW_TRIES		(2 * VHMM_FAULT_CHUNK) /* see vhmm_mirror_fault() */
@@ -1142,7 +1164,7 @@ int vhmm_job_start(struct vhmm_job *job, struct scatterlist *sgs[],
 	job->out = out;
 	job->in = in;
 	ret = vhmm_submit_nowait(vd, &vd->jobq, sgs, out, in, &job->req,
-				 VHMM_JOB_TIMEOUT);
+				 vhmm_job_timeout());
 	if (ret)
 		xa_erase(&vd->jobs, job->tag);
 	return ret;
@@ -1178,7 +1200,7 @@ static int vhmm_job_reply(struct vhmm_job *job, u32 action)
  * one): a job that neither completes nor faults for VHMM_JOB_POLL is
  * replayed (RETRY: the device runs it again if it is stalled, and it faults
  * again if it still must; a job that is not stalled is not affected). After
- * VHMM_JOB_TIMEOUT it is canceled, so that the device gives its buffers
+ * job_timeout_ms it is canceled, so that the device gives its buffers
  * back, and fails with -ETIMEDOUT. A fatal signal cancels it at once (its
  * faults are no longer resolved, -EINTR); the wait for the device to give
  * the buffers back goes on, bounded as before.
@@ -1186,16 +1208,18 @@ static int vhmm_job_reply(struct vhmm_job *job, u32 action)
 static int vhmm_job_wait(struct vhmm_job *job)
 {
 	struct vhmm_device *vd = job->mirror->vd;
-	unsigned long deadline = jiffies + VHMM_JOB_TIMEOUT;
-	long left;
+	unsigned long timeout = vhmm_job_timeout();
+	unsigned long deadline = jiffies + timeout;
+	long left, poll;
 
 	for (;;) {
+		/* a replay every VHMM_JOB_POLL, and a look at the deadline */
+		poll = clamp_t(long, deadline - jiffies, 1, VHMM_JOB_POLL);
 		if (READ_ONCE(job->killed))
-			left = wait_for_completion_timeout(&job->req.done,
-							   VHMM_JOB_POLL);
+			left = wait_for_completion_timeout(&job->req.done, poll);
 		else
 			left = wait_for_completion_killable_timeout(&job->req.done,
-								    VHMM_JOB_POLL);
+								    poll);
 		if (left > 0)
 			break;
 		if (left < 0) {
@@ -1211,7 +1235,7 @@ static int vhmm_job_wait(struct vhmm_job *job)
 							VHMM_JOB_POLL))
 				return 0;
 			dev_err(&vd->dev, "job %u: no answer from the device in %u ms\n",
-				job->tag, jiffies_to_msecs(VHMM_JOB_TIMEOUT));
+				job->tag, jiffies_to_msecs(timeout));
 			return -ETIMEDOUT;
 		}
 		if (READ_ONCE(job->killed)) {
@@ -1239,7 +1263,8 @@ static int vhmm_job_wait(struct vhmm_job *job)
 int vhmm_job_finish(struct vhmm_job *job, int started)
 {
 	struct vhmm_device *vd = job->mirror->vd;
-	unsigned long deadline = jiffies + VHMM_JOB_TIMEOUT;
+	unsigned long timeout = vhmm_job_timeout();
+	unsigned long deadline = jiffies + timeout;
 	u32 status;
 	int ret;
 
@@ -1257,7 +1282,7 @@ int vhmm_job_finish(struct vhmm_job *job, int started)
 		usleep_range(500, 1000);
 		reinit_completion(&job->req.done);
 		ret = vhmm_submit_nowait(vd, &vd->jobq, job->sgs, job->out,
-					 job->in, &job->req, VHMM_JOB_TIMEOUT);
+					 job->in, &job->req, timeout);
 		if (ret)
 			break;
 	}

@@ -58,7 +58,6 @@
 #include <linux/virtio_hmm_ioctl.h>
 
 #define VHMM_REQ_TIMEOUT	(10 * HZ)	/* requestq round trip */
-#define VHMM_JOB_TIMEOUT	(25 * HZ)	/* job including its faults */
 #define VHMM_JOB_POLL		(2 * HZ)	/* then replay it (lost fault) */
 #define VHMM_COPY_TRIES		4		/* COPY attempts on -EIO */
 #define VHMM_FAULT_BUFS		64		/* fault records kept posted */

@@ -7,7 +7,16 @@
  * fence_timeout_ms the device survives; with 200 ms the invalidation
  * resets (fences) the device before it returns: the device is gone,
  * memory is intact, nothing hangs.
+ *
+ * A second private device (vram-size=16M) starts every other job 15 s
+ * late (x-inject-job-delay-us, x-inject-job-delay-every=2: a hung
+ * engine): with a short job_timeout_ms a job outlives its ioctl, and
+ * closing the file must not let it reach pages the process gives back
+ * meanwhile.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -15,6 +24,7 @@
 #include "vhmm_test.h"
 
 #define PARAM "/sys/module/virtio_hmm/parameters/fence_timeout_ms"
+#define JOB_PARAM "/sys/module/virtio_hmm/parameters/job_timeout_ms"
 
 FIXTURE(fence)
 {
@@ -48,15 +58,20 @@ static uint64_t word(uint64_t tag, uint64_t page, uint64_t i)
 	return tag << 48 | page << 20 | i;
 }
 
-static int param_write(const char *val)
+static int param_write_to(const char *param, const char *val)
 {
-	FILE *f = fopen(PARAM, "w");
+	FILE *f = fopen(param, "w");
 	int ok;
 
 	if (!f)
 		return -errno;
 	ok = fputs(val, f) >= 0;
 	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+static int param_write(const char *val)
+{
+	return param_write_to(PARAM, val);
 }
 
 /* Map 16 tagged pages in the device (a device read), check them. */
@@ -164,6 +179,124 @@ TEST_F(fence, stuck_unmap_fences)
 	ASSERT_GE(fences, 0);
 	ASSERT_EQ(vhmm_debugfs_counter(self->index, "stats", "fences"),
 		  fences + 1);
+}
+
+/* The device whose jobs start late: the small private one */
+FIXTURE(late_job)
+{
+	int index;
+	int fd;
+	size_t page_size;
+};
+
+FIXTURE_SETUP(late_job)
+{
+	const char *mode = getenv("VHMM_MIRROR_MODE");
+
+	self->page_size = sysconf(_SC_PAGESIZE);
+	self->fd = -1;
+	if (!mode || strcmp(mode, "fence"))
+		SKIP(return, "VHMM_MIRROR_MODE=fence not set (see tests/guest/suites)");
+	self->index = vhmm_find("private", 1);
+	ASSERT_GE(self->index, 0);
+	self->fd = vhmm_open_index(self->index);
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(late_job)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	param_write_to(JOB_PARAM, "25000");
+}
+
+/* job_timeout_ms: 0 (every job canceled at once) and over an hour refused */
+TEST_F(late_job, job_timeout_bounds)
+{
+	FILE *f;
+	long v = -1;
+
+	ASSERT_NE(param_write_to(JOB_PARAM, "0"), 0);
+	ASSERT_NE(param_write_to(JOB_PARAM, "3600001"), 0);
+	f = fopen(JOB_PARAM, "r");
+	ASSERT_NE(f, NULL);
+	ASSERT_EQ(fscanf(f, "%ld", &v), 1);
+	fclose(f);
+	ASSERT_EQ(v, 25000);
+}
+
+static void *close_fd(void *arg)
+{
+	close(*(int *)arg);
+	return NULL;
+}
+
+/*
+ * A WRITE job (the device's second) that the device starts only after the
+ * driver gave up on it: job_timeout_ms 300, then a cancel that the busy
+ * device does not take (the FAULT_REPLY's 10 s), then VHMM_JOB_POLL. The
+ * ioctl fails with ETIMEDOUT after about 12.3 s while the device still
+ * holds the job and the translations of its 16 pages. The file is closed and, while the close
+ * runs, the process unmaps the pages and fills fresh ones (the kernel
+ * hands the freed pages out again first). The close must destroy the
+ * address space before it stops watching the page tables: otherwise the
+ * unmap is never invalidated and the late job writes its data into the
+ * fresh pages (it did, with the notifier removed first). Every word of
+ * the fresh pages must stay as the process wrote it, and the device must
+ * not have been fenced (it answered, late).
+ */
+TEST_F_TIMEOUT(late_job, close_while_job_runs, 90)
+{
+	size_t npages = 16, psz = self->page_size, nfresh = 4 * npages, i;
+	size_t wrong = 0;
+	uint64_t *p, *src, *fresh;
+	long long fences;
+	pthread_t closer;
+	cpu_set_t cpu;
+	int fd = self->fd;
+
+	/* freed pages go back to this CPU's lists, the fresh ones come from them */
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
+	fences = vhmm_debugfs_counter(self->index, "stats", "fences");
+	ASSERT_GE(fences, 0);
+	/* mapped in the device by a READ, the device's first job: on time */
+	p = mapped_pages(fd, npages, psz);
+	ASSERT_NE(p, NULL);
+	src = malloc(npages * psz);
+	ASSERT_NE(src, NULL);
+	for (i = 0; i < npages * psz / 8; i++)
+		src[i] = word(5, i / (psz / 8), i);
+
+	ASSERT_EQ(param_write_to(JOB_PARAM, "300"), 0);
+	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_WRITE, p, src, npages, NULL),
+		  -ETIMEDOUT);
+	ASSERT_EQ(param_write_to(JOB_PARAM, "25000"), 0);
+
+	self->fd = -1;
+	ASSERT_EQ(pthread_create(&closer, NULL, close_fd, &fd), 0);
+	usleep(200 * 1000);
+	ASSERT_EQ(munmap(p, npages * psz), 0);
+	fresh = vhmm_map_anon(nfresh * psz);
+	ASSERT_NE(fresh, NULL);
+	for (i = 0; i < nfresh * psz / 8; i++)
+		fresh[i] = word(6, i / (psz / 8), i);
+	/* the close returns once the device is done with the address space */
+	ASSERT_EQ(pthread_join(closer, NULL), 0);
+
+	for (i = 0; i < nfresh * psz / 8; i++) {
+		if (fresh[i] != word(6, i / (psz / 8), i)) {
+			if (!wrong)
+				TH_LOG("fresh page %zu word %zu: %#llx", i / (psz / 8),
+				       i % (psz / 8), (unsigned long long)fresh[i]);
+			wrong++;
+		}
+	}
+	EXPECT_EQ(wrong, 0);
+	EXPECT_EQ(vhmm_debugfs_counter(self->index, "stats", "fences"), fences);
+	munmap(fresh, nfresh * psz);
+	free(src);
 }
 
 TEST_HARNESS_MAIN
