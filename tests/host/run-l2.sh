@@ -1,6 +1,7 @@
 #!/bin/sh
 # run-l2: inside a host VM (L1), boot an L2 guest with our QEMU under TCG
-# and run a command in it; a busybox-sh cousin of kvm/run-vm.
+# and run a command in it; a busybox-sh cousin of kvm/run-vm (acpi=noirq:
+# see there).
 #
 # usage: run-l2 [--hmm PROPS]... [--mem SIZE] [--timeout SECS] [--qemu-arg ARG]... -- COMMAND
 # Prints the command's output, exits with its status; 124 on a timeout,
@@ -25,7 +26,7 @@ timeout "$timeout" qemu-system-x86_64 -nodefaults -no-reboot -display none \
 	-accel tcg -cpu max -m "$mem" -smp 1 \
 	-kernel /l2/bzImage -initrd /l2/initramfs.cpio \
 	-serial "file:$console" -serial "file:$out" $devs $extra \
-	-append "console=ttyS0 panic=-1 oops=panic vhmm.cmd=$cmd" </dev/null
+	-append "console=ttyS0 panic=-1 oops=panic acpi=noirq vhmm.cmd=$cmd" </dev/null
 qrc=$?
 tr -d '\r' <"$out"
 status=$(sed -n 's/^virtio-hmm-rig: exit status \([0-9]*\).*/\1/p' "$console" | tail -n 1)
