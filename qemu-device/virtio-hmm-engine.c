@@ -644,9 +644,17 @@ static void hmm_inject_job_delay(VirtIOHMM *s)
     }
     trace_virtio_hmm_inject("job-delay", s->inject_jobs);
     end = qemu_clock_get_us(QEMU_CLOCK_REALTIME) + s->inject_job_delay_us;
-    while (!qatomic_read(&s->paused) && !qatomic_read(&s->stopping) &&
-           qemu_clock_get_us(QEMU_CLOCK_REALTIME) < end) {
-        g_usleep(MIN(10000, end - qemu_clock_get_us(QEMU_CLOCK_REALTIME)));
+    for (;;) {
+        int64_t now = qemu_clock_get_us(QEMU_CLOCK_REALTIME);
+        bool cut;
+
+        qemu_mutex_lock(&s->lock);
+        cut = s->paused || s->stopping;
+        qemu_mutex_unlock(&s->lock);
+        if (cut || now >= end) {
+            break;
+        }
+        g_usleep(MIN(10000, end - now));
     }
 }
 

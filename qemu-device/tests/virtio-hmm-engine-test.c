@@ -239,6 +239,8 @@ static void test_inline_delays(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_false(ran_inline(h, run_unmap_small));
     g_assert_false(ran_inline(h, run_copy));
     g_assert_true(ran_inline(h, run_query));
+    /* a job would sleep under the BQL */
+    g_assert_false(ran_inline(h, run_job));
 }
 
 static void register_virtio_hmm_engine_test(void)
@@ -253,7 +255,8 @@ static void register_virtio_hmm_engine_test(void)
     qos_add_test("inline-default", "virtio-hmm-model",
                  test_inline_default, &opts);
     opts.edge.extra_device_opts = "id=hmm0,x-inject-inval-delay-us=1000,"
-                                  "x-inject-copy-delay-us=1000";
+                                  "x-inject-copy-delay-us=1000,"
+                                  "x-inject-job-delay-us=1000";
     qos_add_test("inline-delays", "virtio-hmm-model",
                  test_inline_delays, &opts);
     /* lives as long as the graph; the machine starts stopped */
