@@ -79,7 +79,10 @@ module_param_cb(job_timeout_ms, &vhmm_job_timeout_ops, &job_timeout_ms, 0644);
 MODULE_PARM_DESC(job_timeout_ms,
 		 "ms a job may take, its faults included, before the driver cancels it (1 to 3600000, default 25000)");
 
-/* Read once per job: the parameter may change while it runs. */
+/*
+ * Each wait reads the parameter once and keeps its own bound: a change
+ * while a job runs applies to its next wait.
+ */
 static unsigned long vhmm_job_timeout(void)
 {
 	return msecs_to_jiffies(READ_ONCE(job_timeout_ms));
@@ -1208,8 +1211,7 @@ static int vhmm_job_reply(struct vhmm_job *job, u32 action)
 static int vhmm_job_wait(struct vhmm_job *job)
 {
 	struct vhmm_device *vd = job->mirror->vd;
-	unsigned long timeout = vhmm_job_timeout();
-	unsigned long deadline = jiffies + timeout;
+	unsigned long start = jiffies, deadline = start + vhmm_job_timeout();
 	long left, poll;
 
 	for (;;) {
@@ -1228,14 +1230,14 @@ static int vhmm_job_wait(struct vhmm_job *job)
 			vhmm_job_reply(job, VIRTIO_HMM_REPLY_CANCEL);
 			continue;
 		}
-		if (time_after(jiffies, deadline)) {
+		if (!time_before(jiffies, deadline)) {
 			job->err = -ETIMEDOUT;
 			vhmm_job_reply(job, VIRTIO_HMM_REPLY_CANCEL);
 			if (wait_for_completion_timeout(&job->req.done,
 							VHMM_JOB_POLL))
 				return 0;
 			dev_err(&vd->dev, "job %u: no answer from the device in %u ms\n",
-				job->tag, jiffies_to_msecs(timeout));
+				job->tag, jiffies_to_msecs(jiffies - start));
 			return -ETIMEDOUT;
 		}
 		if (READ_ONCE(job->killed)) {

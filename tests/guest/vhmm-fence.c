@@ -8,18 +8,20 @@
  * resets (fences) the device before it returns: the device is gone,
  * memory is intact, nothing hangs.
  *
- * A second private device (vram-size=16M) starts every other job 15 s
+ * A second private device (vram-size=16M) starts every other job 20 s
  * late (x-inject-job-delay-us, x-inject-job-delay-every=2: a hung
  * engine): with a short job_timeout_ms a job outlives its ioctl, and
  * closing the file must not let it reach pages the process gives back
  * meanwhile.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "kselftest_harness.h"
 #include "vhmm_test.h"
 
@@ -150,7 +152,8 @@ TEST_F(fence, zero_timeout_refused)
  * The same with a fence timeout of 200 ms: the device counts as stuck.
  * munmap() returns (nothing hangs), but only after the device was reset:
  * it is gone for this and every later file, and the process's memory is
- * intact. Runs last: the device does not come back.
+ * intact. Runs last of its fixture: the device does not come back
+ * (late_job uses the other one).
  */
 TEST_F(fence, stuck_unmap_fences)
 {
@@ -201,6 +204,8 @@ FIXTURE_SETUP(late_job)
 	ASSERT_GE(self->index, 0);
 	self->fd = vhmm_open_index(self->index);
 	ASSERT_GE(self->fd, 0);
+	/* the close waits for the late job: slow, not stuck */
+	ASSERT_EQ(param_write("30000"), 0);
 }
 
 FIXTURE_TEARDOWN(late_job)
@@ -208,6 +213,7 @@ FIXTURE_TEARDOWN(late_job)
 	if (self->fd >= 0)
 		close(self->fd);
 	param_write_to(JOB_PARAM, "25000");
+	param_write("10000");
 }
 
 /* job_timeout_ms: 0 (every job canceled at once) and over an hour refused */
@@ -225,10 +231,60 @@ TEST_F(late_job, job_timeout_bounds)
 	ASSERT_EQ(v, 25000);
 }
 
+struct closer {
+	int fd;
+	pid_t tid;	/* set by the thread, atomically */
+};
+
 static void *close_fd(void *arg)
 {
-	close(*(int *)arg);
+	struct closer *c = arg;
+
+	__atomic_store_n(&c->tid, gettid(), __ATOMIC_RELEASE);
+	close(c->fd);
 	return NULL;
+}
+
+/* Has thread @tid gone to sleep in the kernel (state D)? */
+static bool in_d_state(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	bool d = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f)) {
+		p = strrchr(buf, ')');
+		d = p && p[1] == ' ' && p[2] == 'D';
+	}
+	fclose(f);
+	return d;
+}
+
+/* The page frames behind [p, p + n pages), from /proc/self/pagemap (root) */
+static int page_frames(void *p, size_t n, size_t psz, uint64_t *pfn)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	size_t i;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		uint64_t e = 0;
+		off_t off = ((uintptr_t)p / psz + i) * sizeof(e);
+
+		if (pread(fd, &e, sizeof(e), off) != sizeof(e) ||
+		    !(e & (1ULL << 63))) {
+			close(fd);
+			return -EIO;
+		}
+		pfn[i] = e & ((1ULL << 55) - 1);
+	}
+	close(fd);
+	return 0;
 }
 
 /*
@@ -236,24 +292,26 @@ static void *close_fd(void *arg)
  * driver gave up on it: job_timeout_ms 300, then a cancel that the busy
  * device does not take (the FAULT_REPLY's 10 s), then VHMM_JOB_POLL. The
  * ioctl fails with ETIMEDOUT after about 12.3 s while the device still
- * holds the job and the translations of its 16 pages. The file is closed and, while the close
- * runs, the process unmaps the pages and fills fresh ones (the kernel
- * hands the freed pages out again first). The close must destroy the
- * address space before it stops watching the page tables: otherwise the
- * unmap is never invalidated and the late job writes its data into the
- * fresh pages (it did, with the notifier removed first). Every word of
- * the fresh pages must stay as the process wrote it, and the device must
- * not have been fenced (it answered, late).
+ * holds the job and the translations of its 16 pages. The file is closed
+ * and, once the close sleeps in the kernel, the process unmaps the pages
+ * and fills fresh ones, which reuse the freed page frames (pagemap must
+ * say so, or the test could not fail). The close must destroy the address
+ * space before it stops watching the page tables: otherwise the unmap is
+ * never invalidated and the late job writes its data into the fresh pages
+ * (it did, with the notifier removed first). Every word of the fresh
+ * pages must stay as the process wrote it, and the device must not have
+ * been fenced (it answered, late).
  */
-TEST_F_TIMEOUT(late_job, close_while_job_runs, 90)
+TEST_F_TIMEOUT(late_job, close_while_job_runs, 120)
 {
-	size_t npages = 16, psz = self->page_size, nfresh = 4 * npages, i;
-	size_t wrong = 0;
-	uint64_t *p, *src, *fresh;
+	size_t npages = 16, psz = self->page_size, nfresh = 4 * npages, i, j;
+	uint64_t *p, *src, *fresh, old_pfn[16], fresh_pfn[64];
+	struct closer c = { .fd = self->fd };
+	size_t wrong = 0, reused = 0;
 	long long fences;
 	pthread_t closer;
 	cpu_set_t cpu;
-	int fd = self->fd;
+	int tries;
 
 	/* freed pages go back to this CPU's lists, the fresh ones come from them */
 	CPU_ZERO(&cpu);
@@ -261,27 +319,47 @@ TEST_F_TIMEOUT(late_job, close_while_job_runs, 90)
 	ASSERT_EQ(sched_setaffinity(0, sizeof(cpu), &cpu), 0);
 	fences = vhmm_debugfs_counter(self->index, "stats", "fences");
 	ASSERT_GE(fences, 0);
-	/* mapped in the device by a READ, the device's first job: on time */
-	p = mapped_pages(fd, npages, psz);
+	/*
+	 * Mapped in the device by a READ, the device's first job: on time.
+	 * Any other job on this device before the WRITE would shift which one
+	 * is late: the WRITE would then not time out, and the test fails.
+	 */
+	p = mapped_pages(c.fd, npages, psz);
 	ASSERT_NE(p, NULL);
+	ASSERT_EQ(page_frames(p, npages, psz, old_pfn), 0);
 	src = malloc(npages * psz);
 	ASSERT_NE(src, NULL);
 	for (i = 0; i < npages * psz / 8; i++)
 		src[i] = word(5, i / (psz / 8), i);
 
 	ASSERT_EQ(param_write_to(JOB_PARAM, "300"), 0);
-	ASSERT_EQ(vhmm_dmirror(fd, HMM_DMIRROR_WRITE, p, src, npages, NULL),
+	ASSERT_EQ(vhmm_dmirror(c.fd, HMM_DMIRROR_WRITE, p, src, npages, NULL),
 		  -ETIMEDOUT);
 	ASSERT_EQ(param_write_to(JOB_PARAM, "25000"), 0);
 
 	self->fd = -1;
-	ASSERT_EQ(pthread_create(&closer, NULL, close_fd, &fd), 0);
-	usleep(200 * 1000);
+	ASSERT_EQ(pthread_create(&closer, NULL, close_fd, &c), 0);
+	/* the close is past the point where the old code dropped the notifier */
+	for (tries = 0; tries < 500; tries++) {
+		pid_t tid = __atomic_load_n(&c.tid, __ATOMIC_ACQUIRE);
+
+		if (tid && in_d_state(tid))
+			break;
+		usleep(10 * 1000);
+	}
+	ASSERT_LT(tries, 500);
+	usleep(50 * 1000);
 	ASSERT_EQ(munmap(p, npages * psz), 0);
 	fresh = vhmm_map_anon(nfresh * psz);
 	ASSERT_NE(fresh, NULL);
 	for (i = 0; i < nfresh * psz / 8; i++)
 		fresh[i] = word(6, i / (psz / 8), i);
+	ASSERT_EQ(page_frames(fresh, nfresh, psz, fresh_pfn), 0);
+	for (i = 0; i < nfresh; i++)
+		for (j = 0; j < npages; j++)
+			reused += fresh_pfn[i] == old_pfn[j];
+	TH_LOG("%zu of the job's %zu page frames reused", reused, npages);
+	ASSERT_GT(reused, 0);
 	/* the close returns once the device is done with the address space */
 	ASSERT_EQ(pthread_join(closer, NULL), 0);
 
