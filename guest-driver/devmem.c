@@ -22,12 +22,13 @@
  *
  * The allocator is a free list threaded through page->zone_device_data,
  * under dm_lock; page_free() puts pages back, except during remove.
- * Migration uses migrate_vma_setup/pages/finalize in batches of 64 pages
- * with one COPY request per batch (split at max_copy_pages). When device
- * memory runs out, a migration moves what fits and the rest stays in system
- * memory. Migration to the device maps the new pages in the migrating
- * mirror right away, unless something other than the migration itself
- * invalidated the range meanwhile (mirror->gen).
+ * Migration uses migrate_vma_setup/pages/finalize in 2 MiB-aligned batches
+ * of up to 512 pages with one COPY request per batch (split at
+ * max_copy_pages) and one MAP. When device memory runs out, a migration
+ * moves what fits and the rest stays in system memory. Migration to the
+ * device maps the new pages in the migrating mirror right away, unless
+ * something other than the migration itself invalidated the range
+ * meanwhile (mirror->gen).
  *
  * On remove, every device page still in use is migrated back to system
  * memory (migrate_device_range()) while the copy engine still works, pass
@@ -47,10 +48,20 @@
 #include "vhmm.h"
 #include "vhmm_trace.h"
 
-#define VHMM_MIGRATE_CHUNK	64	/* pages per migrate_vma batch */
+#define VHMM_MIGRATE_CHUNK	512	/* pages per migrate_vma batch: 2 MiB */
 #define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
 #define VHMM_EVICT_STALL	(30 * HZ)	/* eviction without progress */
 #define VHMM_EVICT_REPORT	(5 * HZ)	/* eviction progress warnings */
+
+/*
+ * Migration batches end at VHMM_MIGRATE_CHUNK-aligned addresses (2 MiB),
+ * so that an aligned THP is one batch, whatever the range's start.
+ */
+static unsigned long vhmm_migrate_batch_end(unsigned long addr)
+{
+	return ALIGN_DOWN(addr, VHMM_MIGRATE_CHUNK << PAGE_SHIFT) +
+	       (VHMM_MIGRATE_CHUNK << PAGE_SHIFT);
+}
 
 static struct vhmm_device *vhmm_page_device(struct page *page)
 {
@@ -506,8 +517,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 			ret = -EINTR;
 			break;
 		}
-		next = min3(end, addr + (VHMM_MIGRATE_CHUNK << PAGE_SHIFT),
-			    vma->vm_end);
+		next = min3(end, vhmm_migrate_batch_end(addr), vma->vm_end);
 		memset(&args, 0, sizeof(args));
 		args.vma = vma;
 		args.src = src;
@@ -605,8 +615,7 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 			ret = -EINVAL;
 			break;
 		}
-		next = min3(end, addr + (VHMM_MIGRATE_CHUNK << PAGE_SHIFT),
-			    vma->vm_end);
+		next = min3(end, vhmm_migrate_batch_end(addr), vma->vm_end);
 		memset(&args, 0, sizeof(args));
 		args.vma = vma;
 		args.src = src;
