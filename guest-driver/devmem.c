@@ -50,6 +50,12 @@
 
 #define VHMM_MIGRATE_CHUNK	512	/* pages per migrate_vma batch: 2 MiB */
 #define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
+/*
+ * Eviction on remove stays at 64 pages a batch: a COPY is all or nothing
+ * per batch, so in private mode a page whose copy keeps failing leaves
+ * its batch behind in device memory; small batches bound that loss.
+ */
+#define VHMM_EVICT_CHUNK	64
 #define VHMM_EVICT_STALL	(30 * HZ)	/* eviction without progress */
 #define VHMM_EVICT_REPORT	(5 * HZ)	/* eviction progress warnings */
 
@@ -494,13 +500,13 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 
 	if (!vd->dm_ready)
 		return -EOPNOTSUPP;
-	ptes = kmalloc_array(3 * VHMM_MIGRATE_CHUNK, sizeof(*ptes), GFP_KERNEL);
+	ptes = kvmalloc_array(3 * VHMM_MIGRATE_CHUNK, sizeof(*ptes), GFP_KERNEL);
 	if (!ptes)
 		return -ENOMEM;
 	src = (unsigned long *)(ptes + VHMM_MIGRATE_CHUNK);
 	dst = src + VHMM_MIGRATE_CHUNK;
 	if (!mmget_not_zero(mm)) {
-		kfree(ptes);
+		kvfree(ptes);
 		return -EINVAL;
 	}
 	mutex_lock(&mirror->migrate_lock);
@@ -575,7 +581,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 			ret = err;
 	}
 	mmput(mm);
-	kfree(ptes);
+	kvfree(ptes);
 	return ret;
 }
 
@@ -669,12 +675,12 @@ static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
 	unsigned long end = vd->dm_base_pfn + vd->dm_nr_pages;
 
 	for (pfn = vd->dm_base_pfn; pfn < end; pfn += n) {
-		n = min_t(unsigned long, VHMM_MIGRATE_CHUNK, end - pfn);
-		memset(src, 0, VHMM_MIGRATE_CHUNK * sizeof(*src));
+		n = min_t(unsigned long, VHMM_EVICT_CHUNK, end - pfn);
+		memset(src, 0, VHMM_EVICT_CHUNK * sizeof(*src));
 		migrate_device_range(src, pfn, n);
 		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0,
 					    ULONG_MAX))
-			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
+			memset(dst, 0, VHMM_EVICT_CHUNK * sizeof(*dst));
 		migrate_device_pages(src, dst, n);
 		for (i = 0; i < n; i++)
 			if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
@@ -718,9 +724,9 @@ void vhmm_devmem_evict_all(struct vhmm_device *vd)
 	 */
 	down_write(&vd->migrate_sem);
 	up_write(&vd->migrate_sem);
-	src = kcalloc(2 * VHMM_MIGRATE_CHUNK, sizeof(*src),
+	src = kcalloc(2 * VHMM_EVICT_CHUNK, sizeof(*src),
 		      GFP_KERNEL | __GFP_NOFAIL);
-	dst = src + VHMM_MIGRATE_CHUNK;
+	dst = src + VHMM_EVICT_CHUNK;
 	while ((used = vhmm_devmem_used(vd))) {
 		unsigned long n;
 
