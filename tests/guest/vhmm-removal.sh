@@ -5,11 +5,14 @@
 # run: every page comes back to system memory with its data, the
 # processes go on (their ioctls fail with ENODEV meanwhile, their CPU
 # accesses see the right data) and reopen the device when it is back;
-# once they are gone, rmmod unloads the driver.
+# the PCI device is then removed and found again by a rescan, which
+# frees the virtio device under the open files (unbind keeps it): with
+# KASAN (make check-debug) any use of it after remove is a report; once
+# they are gone, rmmod unloads the driver.
 . /usr/local/bin/vhmm-setup.sh
 vhmm_setup || exit 1
 echo "TAP version 13"
-echo "1..7"
+echo "1..9"
 n=0
 t() {	# t STATUS NAME
 	n=$((n + 1))
@@ -41,6 +44,17 @@ sleep $((secs / 8))
 unbind_bind $((secs / 8)) "mid-stress"
 sleep $((secs / 8))
 unbind_bind 0 "mid-stress, at once"
+
+# the PCI function behind the virtio device, and back by a rescan
+sleep $((secs / 8))
+pci=$(basename "$(dirname "$(readlink -f /sys/class/virtio_hmm/virtio_hmm0/device)")")
+echo 1 >"/sys/bus/pci/devices/$pci/remove" &&
+	[ ! -e "/sys/bus/pci/devices/$pci" ] &&
+	[ ! -e /sys/class/virtio_hmm/virtio_hmm0 ]
+t $? "PCI remove of $pci mid-stress"
+sleep $((secs / 10))
+echo 1 >/sys/bus/pci/rescan && [ -e /sys/class/virtio_hmm/virtio_hmm0 ]
+t $? "PCI rescan finds the device again"
 
 wait $pid
 rc=$?
