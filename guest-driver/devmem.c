@@ -49,15 +49,44 @@
 #include "vhmm_trace.h"
 
 #define VHMM_MIGRATE_CHUNK	512	/* pages per migrate_vma batch: 2 MiB */
-#define VHMM_FAULT_WINDOW	16	/* pages migrate_to_ram() brings back */
+#define VHMM_FAULT_WINDOW_MAX	512	/* 2 MiB, a migration batch */
+#define VHMM_FAULT_WINDOW_STACK	16	/* windows up to this need no allocation */
 /*
- * Eviction on remove stays at 64 pages a batch: a COPY is all or nothing
- * per batch, so in private mode a page whose copy keeps failing leaves
- * its batch behind in device memory; small batches bound that loss.
+ * Eviction on remove stays at 64 pages a batch: a COPY request is all or
+ * nothing, so in private mode a page whose copy keeps failing leaves the
+ * rest of its batch behind in device memory (until the next pass); small
+ * batches bound that.
  */
 #define VHMM_EVICT_CHUNK	64
 #define VHMM_EVICT_STALL	(30 * HZ)	/* eviction without progress */
 #define VHMM_EVICT_REPORT	(5 * HZ)	/* eviction progress warnings */
+
+static unsigned int cpu_fault_pages = VHMM_FAULT_WINDOW_MAX;
+
+/* a power of two, so that windows are aligned and never overlap */
+static int vhmm_cpu_fault_pages_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (!n || n > VHMM_FAULT_WINDOW_MAX || !is_power_of_2(n))
+		return -EINVAL;
+	WRITE_ONCE(cpu_fault_pages, n);
+	return 0;
+}
+
+static const struct kernel_param_ops vhmm_cpu_fault_pages_ops = {
+	.set = vhmm_cpu_fault_pages_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(cpu_fault_pages, &vhmm_cpu_fault_pages_ops, &cpu_fault_pages,
+		0644);
+MODULE_PARM_DESC(cpu_fault_pages,
+		 "pages a CPU fault on private device memory brings back, the aligned window around the faulting page (a power of two, 1 to 512, default 512)");
 
 /*
  * Migration batches end at VHMM_MIGRATE_CHUNK-aligned addresses (2 MiB),
@@ -137,23 +166,29 @@ static void vhmm_cpu_copy(struct vhmm_device *vd, u16 dir, const u64 *src,
  * @dst: @n destination addresses
  * @n: number of pages
  *
- * A batch that fails with -EIO (the device could not access a page) is
+ * @copied: if not NULL, receives how many pages, from the first, were
+ *	copied (requests of at most max_copy_pages complete whole or not at
+ *	all): all @n on success, fewer on error
+ *
+ * A request that fails with -EIO (the device could not access a page) is
  * tried again, VHMM_COPY_TRIES times in all: the destination pages are not
  * in use until the migration completes, so a partial copy is harmless.
- * In coherent mode a batch the copy engine keeps failing (-EIO) or that a
+ * In coherent mode a request the copy engine keeps failing (-EIO) or that a
  * dead device cannot take (-ENODEV) is copied by the CPU instead (the
- * device memory is reachable), and counted in stats.cpu_copies. Not one
- * that timed out: the device may still carry it out later.
+ * device memory is reachable), and counted in stats.cpu_copies; so is one
+ * that timed out, once the fence has reset the device (it can no longer
+ * carry the COPY out late).
  *
  * Context: process context, may sleep.
  * Return: 0 or a negative errno; -ENOSPC when the device reports its
  * memory exhausted.
  */
 int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
-		    const u64 *dst, unsigned long n)
+		    const u64 *dst, unsigned long n, unsigned long *copied)
 {
 	unsigned long done = 0;
 	unsigned int tries = 0;
+	int ret = 0;
 
 	while (done < n) {
 		unsigned long nr = min_t(unsigned long, n - done,
@@ -164,12 +199,13 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 		struct virtio_hmm_req_copy *c;
 		struct vhmm_req *req;
 		unsigned long i;
-		int ret;
 
 		req = vhmm_req_alloc(out + sizeof(struct virtio_hmm_tail),
 				     GFP_KERNEL);
-		if (!req)
-			return -ENOMEM;
+		if (!req) {
+			ret = -ENOMEM;
+			break;
+		}
 		c = vhmm_req_data(req);
 		c->head.type = cpu_to_le16(VIRTIO_HMM_T_COPY);
 		c->head.flags = cpu_to_le16(dir);
@@ -209,12 +245,14 @@ int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
 				dev_err_ratelimited(&vd->dev,
 						    "COPY dir %u of %lu pages: %d\n",
 						    dir, nr, ret);
-			return ret;
+			break;
 		}
 		tries = 0;
 		done += nr;
 	}
-	return 0;
+	if (copied)
+		*copied = done;
+	return done < n ? ret : 0;
 }
 
 static struct page *vhmm_devmem_alloc(struct vhmm_device *vd)
@@ -267,6 +305,28 @@ static void vhmm_devmem_release_dst(unsigned long *dst, unsigned long npages,
 }
 
 /*
+ * Release the destination pages of dst[] after the first @copied set ones
+ * (the pages a partial copy did not reach), except index @keep.
+ */
+static void vhmm_devmem_release_uncopied(unsigned long *dst,
+					 unsigned long npages,
+					 unsigned long copied,
+					 unsigned long keep)
+{
+	unsigned long i, k = 0;
+
+	for (i = 0; i < npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+		if (!dpage || k++ < copied || i == keep)
+			continue;
+		unlock_page(dpage);
+		put_page(dpage);
+		dst[i] = 0;
+	}
+}
+
+/*
  * Allocate system pages for the device pages selected in src[] and copy
  * them back with one COPY batch. With a vma, pages come from its policy
  * (migrate_vma); without (eviction), from anywhere.
@@ -274,9 +334,12 @@ static void vhmm_devmem_release_dst(unsigned long *dst, unsigned long npages,
  * @fault is the index of the page a CPU fault needs (migrate_to_ram()), or
  * ULONG_MAX: its allocation failing fails the call with -ENOMEM (the other
  * pages then stay in device memory, not migrating is harmless), and when
- * the batch fails to copy, that page is copied again alone and migrates
- * alone. On failure every destination page is released and nothing
- * migrates.
+ * its copy fails, that page is copied again alone (the pages the copy
+ * reached before come back with it); the call succeeds when the fault
+ * page came back, and otherwise fails with every destination released.
+ * Without @fault, a failed copy still leaves in dst[] the pages it reached
+ * (the caller's migrate_vma_pages() or migrate_device_pages() moves them);
+ * the others are released.
  */
 static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 				   const unsigned long *src, unsigned long *dst,
@@ -284,7 +347,7 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 				   struct vm_area_struct *vma, unsigned long start,
 				   unsigned long fault)
 {
-	unsigned long i, n = 0, fault_n = ULONG_MAX;
+	unsigned long i, n = 0, fault_n = ULONG_MAX, copied;
 	u64 *from, *to;
 	int ret;
 
@@ -326,18 +389,26 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV, from, to, n);
-	if (ret && fault_n != ULONG_MAX && n > 1) {
-		/* the neighbours stay in device memory: the fault page alone */
-		vhmm_devmem_release_dst(dst, npages, fault);
-		n = 1;
+	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV, from, to, n,
+			      &copied);
+	if (ret && fault_n != ULONG_MAX && fault_n >= copied && n > 1) {
+		/* the fault page alone; what did copy comes back too */
+		vhmm_devmem_release_uncopied(dst, npages, copied, fault);
 		atomic64_inc(&vd->stats.fault_alone);
 		ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV,
-				      &from[fault_n], &to[fault_n], 1);
+				      &from[fault_n], &to[fault_n], 1, NULL);
+		n = copied + 1;
+		if (ret) {
+			vhmm_devmem_release_dst(dst, npages, ULONG_MAX);
+			n = 0;
+		}
+	} else if (ret) {
+		vhmm_devmem_release_uncopied(dst, npages, copied, ULONG_MAX);
+		n = copied;
+		if (fault_n < copied)
+			ret = 0;
 	}
-	if (ret) {
-		vhmm_devmem_release_dst(dst, npages, ULONG_MAX);
-	} else {
+	if (!ret || n) {
 		atomic64_add(n, &vd->stats.pages_to_sys);
 		/* no range for an eviction (no vma) */
 		trace_vhmm_migrate_to_ram(vd->index, start, vma ?
@@ -352,55 +423,76 @@ out_free:
 
 /*
  * A CPU access to a private device page: bring back the aligned window of
- * VHMM_FAULT_WINDOW pages around it (those of them that are ours, in this
+ * cpu_fault_pages pages around it (those of them that are ours, in this
  * vma), in one COPY, since the CPU is likely to touch its neighbours too.
  * Only the faulting page must come back: when the window does not copy, it
  * is copied alone; when no system page can be had for it, the fault is
  * VM_FAULT_OOM (the page allocator's own answer), not a refault forever.
+ * A window larger than VHMM_FAULT_WINDOW_STACK whose arrays cannot be
+ * allocated shrinks to that.
  */
 static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct vhmm_device *vd = vhmm_page_device(vmf->page);
-	unsigned long src[VHMM_FAULT_WINDOW] = {}, dst[VHMM_FAULT_WINDOW] = {};
+	unsigned long stack_src[VHMM_FAULT_WINDOW_STACK] = {};
+	unsigned long stack_dst[VHMM_FAULT_WINDOW_STACK] = {};
+	unsigned long window = READ_ONCE(cpu_fault_pages);
 	unsigned long addr = vmf->address & PAGE_MASK;
-	unsigned long start = ALIGN_DOWN(addr, VHMM_FAULT_WINDOW * PAGE_SIZE);
+	unsigned long *src = stack_src, *dst = stack_dst;
 	struct migrate_vma args = {
 		.vma = vmf->vma,
-		.start = max(start, vmf->vma->vm_start),
-		.end = min(start + VHMM_FAULT_WINDOW * PAGE_SIZE,
-			   vmf->vma->vm_end),
-		.src = src,
-		.dst = dst,
 		.pgmap_owner = vd,
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page = vmf->page,
 	};
-	unsigned long fault;
+	unsigned long fault, start;
+	vm_fault_t vmret = 0;
 	int ret;
 
-	if (migrate_vma_setup(&args))
-		return VM_FAULT_SIGBUS;
+	if (window > VHMM_FAULT_WINDOW_STACK) {
+		src = kcalloc(window, sizeof(*src), GFP_KERNEL | __GFP_NOWARN);
+		dst = kcalloc(window, sizeof(*dst), GFP_KERNEL | __GFP_NOWARN);
+		if (!src || !dst) {
+			kfree(src);
+			kfree(dst);
+			src = stack_src;
+			dst = stack_dst;
+			window = VHMM_FAULT_WINDOW_STACK;
+		}
+	}
+	start = ALIGN_DOWN(addr, window * PAGE_SIZE);
+	args.start = max(start, vmf->vma->vm_start);
+	args.end = min(start + window * PAGE_SIZE, vmf->vma->vm_end);
+	args.src = src;
+	args.dst = dst;
+	if (migrate_vma_setup(&args)) {
+		vmret = VM_FAULT_SIGBUS;
+		goto out;
+	}
 	fault = (addr - args.start) >> PAGE_SHIFT;
 	/* someone else is migrating the page: fault again once it is done */
 	if (!(src[fault] & MIGRATE_PFN_MIGRATE))
 		fault = ULONG_MAX;
 	ret = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages, args.vma,
 				      args.start, fault);
-	if (ret) {
-		migrate_vma_finalize(&args);
-		/*
-		 * Only the neighbours failed: the faulting page is someone
-		 * else's to migrate, its data is where it was, and the fault
-		 * is retried once they are done.
-		 */
-		if (fault == ULONG_MAX)
-			return 0;
-		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-	}
+	/* what did copy migrates, also when the call failed */
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
-	atomic64_inc(&vd->stats.cpu_faults);
-	return 0;
+	/*
+	 * A failure with no fault page of ours: the faulting page is someone
+	 * else's to migrate, its data is where it was, and the fault is
+	 * retried once they are done.
+	 */
+	if (ret && fault != ULONG_MAX)
+		vmret = ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	else if (!ret)
+		atomic64_inc(&vd->stats.cpu_faults);
+out:
+	if (src != stack_src) {
+		kfree(src);
+		kfree(dst);
+	}
+	return vmret;
 }
 
 static const struct dev_pagemap_ops vhmm_devmem_ops = {
@@ -410,15 +502,16 @@ static const struct dev_pagemap_ops vhmm_devmem_ops = {
 
 /*
  * Allocate device pages for the system pages selected in src[], copy. On
- * failure nothing migrates (the system pages keep the data): -ENOSPC when
- * the device reported its memory exhausted (*short_mem is set, as when the
- * allocator runs out), another errno when the copy failed.
+ * failure only what the copy reached migrates (the other system pages
+ * keep the data): -ENOSPC when the device reported its memory exhausted
+ * (*short_mem is set, as when the allocator runs out), another errno when
+ * the copy failed.
  */
 static int vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
 				   struct migrate_vma *args, bool *short_mem)
 {
 	struct vhmm_device *vd = mirror->vd;
-	unsigned long i, n = 0, npages = args->npages;
+	unsigned long i, n = 0, npages = args->npages, copied;
 	u64 *from, *to;
 	int ret = -ENOMEM;
 
@@ -450,22 +543,14 @@ static int vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_TO_DEV, from, to, n);
+	ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_TO_DEV, from, to, n, &copied);
 	if (ret == -ENOSPC) {
 		atomic64_inc(&vd->stats.devmem_full);
 		*short_mem = true;
 	}
-	if (ret) {
-		for (i = 0; i < npages; i++) {
-			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
-
-			if (!dpage)
-				continue;
-			unlock_page(dpage);
-			put_page(dpage);
-			args->dst[i] = 0;
-		}
-	}
+	if (ret)
+		vhmm_devmem_release_uncopied(args->dst, npages, copied,
+					     ULONG_MAX);
 out_free:
 	kfree(to);
 	kfree(from);
@@ -495,6 +580,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 	struct migrate_vma args = {};
 	unsigned long addr, next, i, gen, moved;
 	unsigned long remap_start = ULONG_MAX, remap_end = 0;
+	bool full = false;
 	u64 *ptes;
 	int ret = 0, copied;
 
@@ -543,8 +629,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		vhmm_mirror_migrate_collected(mirror, ret ? NULL : &args);
 		if (ret)
 			break;
-		copied = vhmm_devmem_copy_to_dev(mirror, &args,
-						 short_of_memory);
+		copied = vhmm_devmem_copy_to_dev(mirror, &args, &full);
 		migrate_vma_pages(&args);
 		moved = 0;
 		for (i = 0; i < args.npages; i++)
@@ -559,12 +644,14 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 		}
 		migrate_vma_finalize(&args);
 		/*
-		 * A failed copy migrated nothing of this batch: the data is
-		 * still in system memory. Device memory exhausted is no error
-		 * (the rest stays in system memory, as when the allocator
-		 * runs out); a failed copy engine is.
+		 * What a failed copy did not reach is still in system memory.
+		 * Device memory exhausted is no error: the rest of the range
+		 * stays in system memory too, without the setup and
+		 * invalidation of batches that could not move a page.
 		 */
-		if (copied) {
+		if (full)
+			*short_of_memory = true;
+		if (copied || full) {
 			ret = copied == -ENOSPC ? 0 : copied;
 			break;
 		}
@@ -636,8 +723,6 @@ int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 			break;
 		copied = vhmm_devmem_copy_to_sys(vd, src, dst, args.npages,
 						 vma, addr, ULONG_MAX);
-		if (copied)
-			memset(dst, 0, VHMM_MIGRATE_CHUNK * sizeof(*dst));
 		migrate_vma_pages(&args);
 		for (i = 0; i < args.npages; i++)
 			if ((src[i] & MIGRATE_PFN_VALID) &&
@@ -678,9 +763,8 @@ static unsigned long vhmm_devmem_evict_pass(struct vhmm_device *vd,
 		n = min_t(unsigned long, VHMM_EVICT_CHUNK, end - pfn);
 		memset(src, 0, VHMM_EVICT_CHUNK * sizeof(*src));
 		migrate_device_range(src, pfn, n);
-		if (vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0,
-					    ULONG_MAX))
-			memset(dst, 0, VHMM_EVICT_CHUNK * sizeof(*dst));
+		/* on a copy failure, what was copied still migrates */
+		vhmm_devmem_copy_to_sys(vd, src, dst, n, NULL, 0, ULONG_MAX);
 		migrate_device_pages(src, dst, n);
 		for (i = 0; i < n; i++)
 			if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))

@@ -392,7 +392,7 @@ int vhmm_migrate_to_dev(struct vhmm_mirror *mirror, unsigned long start,
 int vhmm_migrate_to_sys(struct vhmm_mirror *mirror, unsigned long start,
 			unsigned long end, unsigned long *cpages);
 int vhmm_copy_pages(struct vhmm_device *vd, u16 dir, const u64 *src,
-		    const u64 *dst, unsigned long n);
+		    const u64 *dst, unsigned long n, unsigned long *copied);
 
 /* uapi.c */
 extern const struct file_operations vhmm_fops;

@@ -2,10 +2,10 @@
 /*
  * vhmm-tests: what the upstream hmm-tests do not cover of a virtio-hmm
  * device: its execution engine (fill, copy, atomics, pointer chasing) on
- * shared virtual memory, device fault batching, a working set larger than
- * device memory, isolation between processes, fork after migration, fault
- * resolution shared fairly between processes and stopped by SIGKILL, and
- * unbinding the driver with data in device memory.
+ * shared virtual memory, device fault batching, the CPU fault window, a
+ * working set larger than device memory, isolation between processes, fork
+ * after migration, fault resolution shared fairly between processes and
+ * stopped by SIGKILL, and unbinding the driver with data in device memory.
  *
  * Needs the driver loaded and, for every variant, a device of that mode
  * (the one with the most memory); oversubscribe uses the private device
@@ -470,6 +470,103 @@ TEST_F(vhmm, migrate_and_touch)
 	}
 	free(mirror);
 	munmap(p, size);
+}
+
+#define CPU_FAULT_PAGES "/sys/module/virtio_hmm/parameters/cpu_fault_pages"
+
+static long read_param(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int write_param(const char *path, long v)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%ld", v);
+	if (write(fd, buf, strlen(buf)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A CPU touch of one private device page brings back the aligned window of
+ * cpu_fault_pages pages around it, clipped to the vma, and nothing else;
+ * the parameter takes powers of two from 1 to 512 only. Coherent memory is
+ * read in place whatever the window. Every word keeps its value.
+ */
+TEST_F(vhmm, cpu_fault_window)
+{
+	static const long windows[] = { 1, 16, 512 };
+	static const long bad[] = { 0, 3, 1024 };
+	unsigned long npages = 1024, touch = 700, i, w;
+	size_t size = npages * self->page_size;
+	long saved = read_param(CPU_FAULT_PAGES);
+	void *mirror = malloc(size);
+	struct hmm_dmirror_cmd cmd;
+	uint32_t *p;
+
+	ASSERT_GT(saved, 0);
+	ASSERT_NE(mirror, NULL);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(write_param(CPU_FAULT_PAGES, bad[i]), -EINVAL);
+		EXPECT_EQ(read_param(CPU_FAULT_PAGES), saved);
+	}
+	for (w = 0; w < ARRAY_SIZE(windows); w++) {
+		unsigned long win = windows[w], lo, hi, back;
+		uintptr_t addr, wstart;
+
+		/* the buffer's start is not aligned to the window: clipped */
+		p = vhmm_map_anon(size);
+		ASSERT_NE(p, NULL);
+		for (i = 0; i < size / 4; i++)
+			p[i] = i ^ (win << 20);
+		ASSERT_EQ(write_param(CPU_FAULT_PAGES, win), 0);
+		ASSERT_EQ(read_param(CPU_FAULT_PAGES), (long)win);
+		ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p,
+				       mirror, npages, &cmd), 0);
+		ASSERT_EQ(cmd.cpages, npages);
+		ASSERT_EQ(vhmm_count_local(self->fd, p, npages), npages);
+
+		addr = (uintptr_t)p + touch * self->page_size;
+		ASSERT_EQ(p[touch * self->page_size / 4],
+			  (touch * self->page_size / 4) ^ (win << 20));
+		wstart = addr & ~(win * self->page_size - 1);
+		lo = wstart < (uintptr_t)p ? 0 :
+		     (wstart - (uintptr_t)p) / self->page_size;
+		hi = (wstart - (uintptr_t)p) / self->page_size + win;
+		if ((long)hi > (long)npages)
+			hi = npages;
+		if (wstart < (uintptr_t)p)
+			hi = (wstart + win * self->page_size - (uintptr_t)p) /
+			     self->page_size;
+		back = npages - vhmm_count_local(self->fd, p, npages);
+		if (!strcmp(variant->mode, "private")) {
+			EXPECT_EQ(back, hi - lo) TH_LOG("window %lu: pages %lu..%lu",
+						      win, lo, hi);
+		} else {
+			EXPECT_EQ(back, 0);
+		}
+		for (i = 0; i < size / 4; i++)
+			if (p[i] != (i ^ (win << 20)))
+				break;
+		EXPECT_EQ(i, size / 4) TH_LOG("window %lu: word %lu", win, i);
+		munmap(p, size);
+	}
+	ASSERT_EQ(write_param(CPU_FAULT_PAGES, saved), 0);
+	free(mirror);
 }
 
 #define FAIL_PAGE_ALLOC	"/sys/kernel/debug/fail_page_alloc/"
