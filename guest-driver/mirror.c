@@ -428,6 +428,22 @@ int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 				       sizeof(u->tail), "UNMAP");
 	if (!ret)
 		atomic64_inc(&vd->stats.invalidations);
+	/*
+	 * Whole entries are gone, however it returned: shrink the bounds when
+	 * [@start, @end) covers one of their ends, so that later
+	 * invalidations there (a freed buffer's address reused) send
+	 * nothing. A MAP sent before this UNMAP, even one whose wait timed
+	 * out, was applied before it (requests complete in order); a later
+	 * one widens the bounds before it is sent.
+	 */
+	if (!perm && start <= mirror->lo && end >= mirror->hi) {
+		mirror->lo = ULONG_MAX;
+		mirror->hi = 0;
+	} else if (!perm && start <= mirror->lo && end > mirror->lo) {
+		mirror->lo = end;
+	} else if (!perm && end >= mirror->hi && start < mirror->hi) {
+		mirror->hi = start;
+	}
 	return ret;
 }
 

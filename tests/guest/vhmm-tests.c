@@ -334,6 +334,47 @@ TEST_F(vhmm, remap_invalidates)
 	munmap(q, size);
 }
 
+/*
+ * The invalidation bounds shrink: once a freed buffer's translations are
+ * gone, a new mapping at its address that the device never used is
+ * unmapped without an UNMAP request; one the device used again is
+ * unmapped with one.
+ */
+TEST_F(vhmm, invalidation_bounds)
+{
+	unsigned long npages = 16, i;
+	size_t size = npages * self->page_size;
+	struct virtio_hmm_ioc_stats a, b;
+	uint64_t *p = vhmm_map_anon(size), *q;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0xbeef, NULL), 0);
+	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
+	ASSERT_EQ(munmap(p, size), 0);
+	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
+	ASSERT_GT(b.invalidations, a.invalidations);
+
+	/* CPU only: nothing of it was ever translated */
+	q = mmap(p, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(q, p);
+	for (i = 0; i < size / 8; i++)
+		q[i] = i;
+	ASSERT_EQ(munmap(q, size), 0);
+	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
+	EXPECT_EQ(a.invalidations, b.invalidations);
+
+	/* used by the device again: the bounds grow back */
+	q = mmap(p, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(q, p);
+	ASSERT_EQ(vhmm_job_fill(self->fd, q, size, 0xcafe, NULL), 0);
+	ASSERT_EQ(q[npages * self->page_size / 8 - 1], 0xcafe);
+	ASSERT_EQ(munmap(q, size), 0);
+	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
+	EXPECT_GT(b.invalidations, a.invalidations);
+}
+
 /* The debugfs statistics are this device's and follow the ioctl's. */
 TEST_F(vhmm, debugfs_stats)
 {
