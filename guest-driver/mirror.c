@@ -268,6 +268,13 @@ int vhmm_mirror_map(struct vhmm_mirror *mirror, unsigned long va,
 		if (ret == -ENOSPC) {
 			atomic64_inc(&vd->stats.page_table_full);
 			vhmm_mirror_give_back(mirror, bva, bend);
+			/*
+			 * The give-back shrank the bounds to this batch: the
+			 * batches after it must be inside them again.
+			 */
+			mirror->lo = min(mirror->lo, bva);
+			mirror->hi = max(mirror->hi,
+					 va + (npages << PAGE_SHIFT));
 			ret = vhmm_mirror_map_batch(mirror, bva, ptes + done, n);
 		}
 		if (ret == -ENOSPC && vhmm_mirror_give_back_others(mirror))
