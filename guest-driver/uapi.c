@@ -135,6 +135,8 @@ static int vhmm_rw_run(struct vhmm_mirror *mirror, u16 type, u64 va, u64 len,
 	u64 off = 0;
 	int ret = 0;
 
+	/* no more job slots than pieces: a one-page READ needs one */
+	parallel = min_t(u64, parallel, DIV_ROUND_UP(len, chunk));
 	rw = kcalloc(parallel, sizeof(*rw), GFP_KERNEL);
 	if (!rw)
 		return -ENOMEM;
@@ -187,24 +189,35 @@ static u64 vhmm_rw_chunk(struct vhmm_device *vd)
 }
 
 /*
- * READ or WRITE through a bounce buffer; test_hmm semantics. The bounce
- * buffer holds one job's worth: the size of a command is the caller's to
- * choose, kernel memory is not.
+ * READ or WRITE through a bounce buffer; test_hmm semantics. After the
+ * first piece, the bounce buffer holds VHMM_MAX_PARALLEL_JOBS jobs' worth
+ * (2 MiB of 64-page jobs), submitted together and waited for together:
+ * one round trip for what took eight. The size of a command is the
+ * caller's to choose, kernel memory is not. The buffer is not zeroed: a
+ * READ copies out only what jobs that completed wrote in full, a WRITE
+ * sends only what it copied in.
  */
 static int vhmm_ioc_rw(struct vhmm_mirror *mirror, struct hmm_dmirror_cmd *cmd,
 		       bool write, bool nofault)
 {
 	u64 size = cmd->npages << PAGE_SHIFT, chunk = vhmm_rw_chunk(mirror->vd);
+	u64 round = chunk * VHMM_MAX_PARALLEL_JOBS;
 	u64 off, n, done, faults = 0;
 	char __user *uptr = u64_to_user_ptr(cmd->ptr);
 	void *bounce;
 	int ret = 0;
 
-	bounce = kvzalloc(min(size, chunk), GFP_KERNEL);
+	bounce = kvmalloc(min(size, round), GFP_KERNEL);
 	if (!bounce)
 		return -ENOMEM;
 	for (off = 0; off < size; off += n) {
-		n = min(chunk, size - off);
+		/*
+		 * The first piece alone: a fault it takes resolves up to
+		 * VHMM_FAULT_STEP pages ahead, so the pieces after it do not
+		 * all fault at once (test_hmm counts one fault for a command
+		 * of up to 4 MiB of unmirrored memory, and so do hmm-tests).
+		 */
+		n = min(off ? round : chunk, size - off);
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -216,8 +229,9 @@ static int vhmm_ioc_rw(struct vhmm_mirror *mirror, struct hmm_dmirror_cmd *cmd,
 		/* a fault resolves up to the end of the command */
 		ret = vhmm_rw_run(mirror, write ? VIRTIO_HMM_T_JOB_WRITE :
 				  VIRTIO_HMM_T_JOB_READ, cmd->addr + off, n, 0,
-				  0, bounce, cmd->addr + size, nofault, 1,
-				  chunk, &done, &faults);
+				  0, bounce, cmd->addr + size, nofault,
+				  off ? VHMM_MAX_PARALLEL_JOBS : 1, chunk, &done,
+				  &faults);
 		if (ret == -ETIMEDOUT)
 			return ret;	/* the device may still write it: leak it */
 		if (!ret && !write && copy_to_user(uptr + off, bounce, n))
