@@ -135,9 +135,14 @@ static int vhmm_rw_run(struct vhmm_mirror *mirror, u16 type, u64 va, u64 len,
 	u64 off = 0;
 	int ret = 0;
 
-	/* no more job slots than pieces: a one-page READ needs one */
-	parallel = min_t(u64, parallel, DIV_ROUND_UP(len, chunk));
-	rw = kcalloc(parallel, sizeof(*rw), GFP_KERNEL);
+	/*
+	 * No more job slots than pieces: a one-page READ needs one (without
+	 * DIV_ROUND_UP, which wraps for a FILL of length ~0: no slot, and
+	 * the loop below would spin).
+	 */
+	if (len)
+		parallel = min_t(u64, parallel, div64_u64(len - 1, chunk) + 1);
+	rw = kvcalloc(parallel, sizeof(*rw), GFP_KERNEL);
 	if (!rw)
 		return -ENOMEM;
 	*done = 0;
@@ -178,7 +183,7 @@ static int vhmm_rw_run(struct vhmm_mirror *mirror, u16 type, u64 va, u64 len,
 			vhmm_req_put(&rw[i].job->req);
 		}
 	}
-	kfree(rw);
+	kvfree(rw);
 	return ret;
 }
 

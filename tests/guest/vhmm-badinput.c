@@ -320,6 +320,9 @@ ROW(fill_kernel, .req = VIRTIO_HMM_IOC_FILL, .addr = L_KERNEL, .n = 8,
     .err = EFAULT);
 ROW(fill_null, .req = VIRTIO_HMM_IOC_FILL, .addr = L_NONE, .n = 8,
     .err = EFAULT);
+/* 2^64 - 1 bytes from 0 does not wrap; it once made the driver spin */
+ROW(fill_null_all, .req = VIRTIO_HMM_IOC_FILL, .addr = L_NONE, .n = ~0ULL,
+    .err = EFAULT);
 ROW(fill_huge_hole, .req = VIRTIO_HMM_IOC_FILL, .addr = L_HOLE,
     .n = HUGE_PAGES << 12, .err = EFAULT);
 ROW(fill_arg_null, .req = VIRTIO_HMM_IOC_FILL, .arg = ARG_NULL,
