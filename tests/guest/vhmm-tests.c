@@ -304,6 +304,33 @@ TEST_F(vhmm, chase_bad_pointer)
 }
 
 /*
+ * The device fills a new buffer of @size, which is then unmapped; @a and
+ * @b receive the statistics before and after the munmap(). Returns the
+ * buffer's (now free) address, or NULL.
+ */
+static void *used_then_freed(int fd, size_t size, uint64_t pattern,
+			     struct virtio_hmm_ioc_stats *a,
+			     struct virtio_hmm_ioc_stats *b)
+{
+	uint64_t *p = vhmm_map_anon(size);
+
+	if (!p || vhmm_job_fill(fd, p, size, pattern, NULL) ||
+	    p[0] != pattern || vhmm_stats(fd, a) || munmap(p, size) ||
+	    vhmm_stats(fd, b))
+		return NULL;
+	return p;
+}
+
+/* A new anonymous mapping at @p, which must be free. */
+static uint64_t *remap_anon(void *p, size_t size)
+{
+	void *q = mmap(p, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	return q == p ? q : NULL;
+}
+
+/*
  * munmap() and a new mapping at the same address: the device must not
  * reach the old pages through stale translations.
  */
@@ -311,19 +338,14 @@ TEST_F(vhmm, remap_invalidates)
 {
 	unsigned long npages = 16, i;
 	size_t size = npages * self->page_size;
-	uint64_t *p = vhmm_map_anon(size), *q, *buf = malloc(size);
+	uint64_t *p, *q, *buf = malloc(size);
 	struct virtio_hmm_ioc_stats a, b;
 
+	p = used_then_freed(self->fd, size, 0xdead, &a, &b);
 	ASSERT_NE(p, NULL);
-	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0xdead, NULL), 0);
-	ASSERT_EQ(p[0], 0xdead);
-	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
-	ASSERT_EQ(munmap(p, size), 0);
-	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
 	ASSERT_GT(b.invalidations, a.invalidations);
-	q = mmap(p, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	ASSERT_EQ(q, p);
+	q = remap_anon(p, size);
+	ASSERT_NE(q, NULL);
 	for (i = 0; i < size / 8; i++)
 		q[i] = i;
 	ASSERT_EQ(vhmm_dmirror(self->fd, HMM_DMIRROR_READ, q, buf, npages,
@@ -345,19 +367,15 @@ TEST_F(vhmm, invalidation_bounds)
 	unsigned long npages = 16, i;
 	size_t size = npages * self->page_size;
 	struct virtio_hmm_ioc_stats a, b;
-	uint64_t *p = vhmm_map_anon(size), *q;
+	uint64_t *p, *q;
 
+	p = used_then_freed(self->fd, size, 0xbeef, &a, &b);
 	ASSERT_NE(p, NULL);
-	ASSERT_EQ(vhmm_job_fill(self->fd, p, size, 0xbeef, NULL), 0);
-	ASSERT_EQ(vhmm_stats(self->fd, &a), 0);
-	ASSERT_EQ(munmap(p, size), 0);
-	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
 	ASSERT_GT(b.invalidations, a.invalidations);
 
 	/* CPU only: nothing of it was ever translated */
-	q = mmap(p, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	ASSERT_EQ(q, p);
+	q = remap_anon(p, size);
+	ASSERT_NE(q, NULL);
 	for (i = 0; i < size / 8; i++)
 		q[i] = i;
 	ASSERT_EQ(munmap(q, size), 0);
@@ -365,11 +383,10 @@ TEST_F(vhmm, invalidation_bounds)
 	EXPECT_EQ(a.invalidations, b.invalidations);
 
 	/* used by the device again: the bounds grow back */
-	q = mmap(p, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	ASSERT_EQ(q, p);
+	q = remap_anon(p, size);
+	ASSERT_NE(q, NULL);
 	ASSERT_EQ(vhmm_job_fill(self->fd, q, size, 0xcafe, NULL), 0);
-	ASSERT_EQ(q[npages * self->page_size / 8 - 1], 0xcafe);
+	ASSERT_EQ(q[size / 8 - 1], 0xcafe);
 	ASSERT_EQ(munmap(q, size), 0);
 	ASSERT_EQ(vhmm_stats(self->fd, &b), 0);
 	EXPECT_GT(b.invalidations, a.invalidations);
