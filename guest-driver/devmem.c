@@ -299,31 +299,13 @@ static void vhmm_devmem_page_free(struct page *page)
 	spin_unlock(&vd->dm_lock);
 }
 
-/* Release the destination pages of dst[] (all, or all but index @keep). */
-static void vhmm_devmem_release_dst(unsigned long *dst, unsigned long npages,
-				    unsigned long keep)
-{
-	unsigned long i;
-
-	for (i = 0; i < npages; i++) {
-		struct page *dpage = migrate_pfn_to_page(dst[i]);
-
-		if (!dpage || i == keep)
-			continue;
-		unlock_page(dpage);
-		put_page(dpage);
-		dst[i] = 0;
-	}
-}
-
 /*
- * Release the destination pages of dst[] after the first @copied set ones
- * (the pages a partial copy did not reach), except index @keep.
+ * Release the destination pages of dst[] except the first @copied set ones
+ * (what a partial copy reached; 0 for none) and index @keep (ULONG_MAX for
+ * none).
  */
-static void vhmm_devmem_release_uncopied(unsigned long *dst,
-					 unsigned long npages,
-					 unsigned long copied,
-					 unsigned long keep)
+static void vhmm_devmem_release_dst(unsigned long *dst, unsigned long npages,
+				    unsigned long copied, unsigned long keep)
 {
 	unsigned long i, k = 0;
 
@@ -386,7 +368,7 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 			if (i != fault)
 				continue;
 			/* without it the fault cannot be resolved */
-			vhmm_devmem_release_dst(dst, i, ULONG_MAX);
+			vhmm_devmem_release_dst(dst, i, 0, ULONG_MAX);
 			ret = -ENOMEM;
 			goto out_free;
 		}
@@ -404,19 +386,19 @@ static int vhmm_devmem_copy_to_sys(struct vhmm_device *vd,
 			      &copied);
 	if (ret && fault_n != ULONG_MAX && fault_n >= copied && n > 1) {
 		/* the fault page alone; what did copy comes back too */
-		vhmm_devmem_release_uncopied(dst, npages, copied, fault);
+		vhmm_devmem_release_dst(dst, npages, copied, fault);
 		atomic64_inc(&vd->stats.fault_alone);
 		ret = vhmm_copy_pages(vd, VIRTIO_HMM_COPY_FROM_DEV,
 				      &from[fault_n], &to[fault_n], 1, NULL);
 		n = copied + 1;
 		if (ret) {
 			/* the neighbours that did copy still come back */
-			vhmm_devmem_release_uncopied(dst, npages, copied,
-						     ULONG_MAX);
+			vhmm_devmem_release_dst(dst, npages, copied,
+						ULONG_MAX);
 			n = copied;
 		}
 	} else if (ret) {
-		vhmm_devmem_release_uncopied(dst, npages, copied, ULONG_MAX);
+		vhmm_devmem_release_dst(dst, npages, copied, ULONG_MAX);
 		n = copied;
 		if (fault_n < copied)
 			ret = 0;
@@ -463,11 +445,9 @@ static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 	int ret;
 
 	if (window > VHMM_FAULT_WINDOW_STACK) {
-		src = kcalloc(window, sizeof(*src), GFP_KERNEL | __GFP_NOWARN);
-		dst = kcalloc(window, sizeof(*dst), GFP_KERNEL | __GFP_NOWARN);
-		if (!src || !dst) {
-			kfree(src);
-			kfree(dst);
+		src = kcalloc(2 * window, sizeof(*src), GFP_KERNEL | __GFP_NOWARN);
+		dst = src + window;
+		if (!src) {
 			src = stack_src;
 			dst = stack_dst;
 			window = VHMM_FAULT_WINDOW_STACK;
@@ -501,10 +481,8 @@ static vm_fault_t vhmm_devmem_migrate_to_ram(struct vm_fault *vmf)
 	else if (!ret)
 		atomic64_inc(&vd->stats.cpu_faults);
 out:
-	if (src != stack_src) {
+	if (src != stack_src)
 		kfree(src);
-		kfree(dst);
-	}
 	return vmret;
 }
 
@@ -568,11 +546,10 @@ static int vhmm_devmem_copy_to_dev(struct vhmm_mirror *mirror,
 	 * another thread).
 	 */
 	if (!vd->coherent && (ret == -ENODEV || READ_ONCE(vd->dead))) {
-		vhmm_devmem_release_dst(args->dst, npages, ULONG_MAX);
+		vhmm_devmem_release_dst(args->dst, npages, 0, ULONG_MAX);
 		ret = -ENODEV;
 	} else if (ret) {
-		vhmm_devmem_release_uncopied(args->dst, npages, copied,
-					     ULONG_MAX);
+		vhmm_devmem_release_dst(args->dst, npages, copied, ULONG_MAX);
 	}
 out_free:
 	kfree(to);

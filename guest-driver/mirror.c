@@ -443,12 +443,14 @@ int vhmm_mirror_unmap(struct vhmm_mirror *mirror, unsigned long start,
 	 * out, was applied before it (requests complete in order); a later
 	 * one widens the bounds before it is sent.
 	 */
-	if (!perm && start <= mirror->lo && end >= mirror->hi) {
+	if (perm)
+		return ret;
+	if (start <= mirror->lo && end >= mirror->hi) {
 		mirror->lo = ULONG_MAX;
 		mirror->hi = 0;
-	} else if (!perm && start <= mirror->lo && end > mirror->lo) {
+	} else if (start <= mirror->lo && end > mirror->lo) {
 		mirror->lo = end;
-	} else if (!perm && end >= mirror->hi && start < mirror->hi) {
+	} else if (end >= mirror->hi && start < mirror->hi) {
 		mirror->hi = start;
 	}
 	return ret;
